@@ -1,0 +1,85 @@
+"""One error hierarchy whose classes carry the contract's exit status.
+
+Every failure that reaches a user is a `VerifierError`: `cli.py` catches it in
+one place, prints `verify: error: <diagnostics()>` on one line and exits with
+`exit_status`. The statuses are those of CONTRACT.md:
+
+* 0 everything verified (or nothing to do)
+* 1 a claim was refuted, or a correction chain is broken
+* 2 bad input: nothing was run
+* 3 inconclusive: the repro or the sandbox could not give an answer
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_REFUTED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INCONCLUSIVE = 3
+
+
+class VerifierError(Exception):
+    """Base of every error the toolkit raises on purpose."""
+
+    exit_status: int = EXIT_BAD_INPUT
+
+    def diagnostics(self) -> str:
+        """One line for the user: what is wrong, and where."""
+        return str(self).replace("\n", " ")
+
+
+class IntakeError(VerifierError):
+    """Bad input found at Gate 0: a file, a field and what is wrong with it.
+
+    Raised for broken YAML, schema violations, unknown ids, paths that leave
+    the root and seal or digest mismatches. Nothing was run.
+    """
+
+    exit_status = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, *, file: Path | str | None = None, field: str | None = None):
+        self.file = str(file) if file is not None else None
+        self.field = field
+        self.message = message
+        super().__init__(message)
+
+    def diagnostics(self) -> str:
+        where = self.file or ""
+        if self.field:
+            where = f"{where}: {self.field}" if where else self.field
+        text = f"{where}: {self.message}" if where else self.message
+        return text.replace("\n", " ")
+
+
+class UsageError(VerifierError):
+    """The command line itself is wrong (unknown option value, bad id form)."""
+
+    exit_status = EXIT_BAD_INPUT
+
+
+class InconclusiveError(VerifierError):
+    """No answer could be had: no sealed sandbox, or the run could not complete."""
+
+    exit_status = EXIT_INCONCLUSIVE
+
+
+class SandboxUnavailableError(InconclusiveError):
+    """No sealed sandbox backend can run here; the message says how to get one."""
+
+
+class SandboxError(InconclusiveError):
+    """The sandbox itself broke (not the repro): bwrap missing, engine gone, image absent."""
+
+
+class ChainError(VerifierError):
+    """A correction chain is broken: a record or the manifest changed outside it."""
+
+    exit_status = EXIT_REFUTED
+
+
+class LedgerError(VerifierError):
+    """The ledger or artifact store is unreadable or inconsistent."""
+
+    exit_status = EXIT_INCONCLUSIVE
