@@ -1,0 +1,440 @@
+"""Pydantic models of the public contracts (../shared/CONTRACT.md).
+
+On-disk documents are strict, frozen and forbid unknown fields, so a typo in
+a manifest is an intake error rather than a silently ignored key. The JSON
+Schemas under `schemas/` are generated from these classes (`verifier.schemas`),
+and their field descriptions are the reference documentation of each field.
+
+Contracts:
+* `PaperManifest` (`paper-manifest-v1.1`) with `Claim`, `Check`, `Evidence`,
+  `Repro`, `Limits`, `SourceAnchor`, `Reported`, `ProofTarget`;
+* `CorrectionRecord` (`correction-record-v1`);
+* `SourceProvenance` (`source-provenance-v1`);
+* `Verdict` and `RunRecord`: what the verifier writes.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+
+MANIFEST_CONTRACT = "paper-manifest-v1.1"
+CORRECTION_CONTRACT = "correction-record-v1"
+PROVENANCE_CONTRACT = "source-provenance-v1"
+VERDICT_CONTRACT = "verdict-v1"
+RUN_CONTRACT = "run-record-v1"
+
+PAPER_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
+LOCAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+HEX_PATTERN = r"^[0-9a-f]{64}$"
+# A JSON Pointer (RFC 6901): empty (the whole document) or "/"-separated tokens.
+POINTER_PATTERN = r"^(/([^~/]|~[01])*)*$"
+
+Number = Annotated[float, Field(strict=False, allow_inf_nan=False)]
+"""A finite number; YAML/JSON integers are accepted and widened to float."""
+
+
+class Document(BaseModel):
+    """Base of every on-disk model: strict, frozen, no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+class SourceAnchor(Document):
+    """Where in the source a claim is stated (Gate 1 grounding)."""
+
+    section: StrictStr = Field(min_length=1, description="Section heading or number of the source, e.g. '4.1 Setup'.")
+    quote: StrictStr | None = Field(
+        default=None, description="The sentence of the source that makes the claim, verbatim."
+    )
+    locator: StrictStr | None = Field(
+        default=None, description="Optional finer locator: page, paragraph, line, URL fragment."
+    )
+
+
+class Reported(Document):
+    """The value the paper reports."""
+
+    value: Number | None = Field(
+        default=None,
+        description="The reported number; null for claims that report no single number (trends, orderings).",
+    )
+    unit: StrictStr | None = Field(default=None, description="Unit, e.g. '%', 'accuracy@1'; null when unitless.")
+    text: StrictStr | None = Field(
+        default=None,
+        description="The number exactly as printed (e.g. '5e-05'); used to derive a precision tolerance.",
+    )
+
+
+class Samples(Document):
+    """How a claim over several seeds is judged (multi-seed claims).
+
+    The computed value is a set of samples: the evidence output read from one
+    run per seed, or a JSON array of per-seed values. The statistic's
+    confidence interval (percentile bootstrap) must lie entirely on the
+    passing side of the check: an interval that straddles the threshold, or
+    fewer than `min_seeds` samples, is inconclusive, never a pass.
+    """
+
+    statistic: Literal["mean", "median"] = Field(default="mean", description="Statistic compared with the reference.")
+    confidence: Number = Field(default=0.95, gt=0.5, lt=1.0, description="Two-sided confidence level of the interval.")
+    min_seeds: StrictInt = Field(default=3, ge=2, description="Fewest samples that can support a verdict.")
+    resamples: StrictInt = Field(default=2000, ge=100, le=100_000, description="Bootstrap resamples.")
+
+
+Op = Literal["approx", "eq", "lt", "le", "gt", "ge", "between", "trend"]
+
+
+class Evidence(Document):
+    """Where the computed value comes from: a repro's results.json, by JSON Pointer."""
+
+    repro: StrictStr = Field(pattern=LOCAL_ID_PATTERN, description="Id of a repro of this manifest.")
+    output: StrictStr = Field(pattern=POINTER_PATTERN, description="JSON Pointer into the repro's results.json.")
+    seeds: list[StrictInt] | None = Field(
+        default=None,
+        description="Run the repro once per seed ($REPRO_SEED) and judge the samples (needs check.samples).",
+    )
+
+
+class Check(Document):
+    """How the computed value is compared with the reference.
+
+    The reference is the reported value, or, for a comparative claim
+    (`against` set), a second computed value. `approx` passes when
+    `|computed - reference| <= max(rel_tol * |reference|, abs_tol)`;
+    `lt/le/gt/ge` compare `computed` with `reference + margin`; `between`
+    needs `low <= computed <= high`; `trend` reads a series and passes when
+    Spearman's rank correlation with `x` has the sign of `direction` and a
+    magnitude of at least `min_rho`. NaN or infinity never passes.
+    """
+
+    op: Op = Field(description="Comparison: approx | eq | lt | le | gt | ge | between | trend.")
+    rel_tol: Number | None = Field(default=None, ge=0, description="Relative tolerance (approx).")
+    abs_tol: Number | None = Field(
+        default=None, ge=0, description="Absolute floor of the tolerance, for values near zero (approx, eq)."
+    )
+    precision: StrictBool = Field(
+        default=False,
+        description="Add the tolerance the reported precision implies: half a unit in the last printed digit of reported.text.",
+    )
+    low: Number | None = Field(default=None, description="Lower bound (between).")
+    high: Number | None = Field(default=None, description="Upper bound (between).")
+    margin: Number = Field(default=0.0, description="Offset added to the reference for lt/le/gt/ge (e.g. 'beats by 2 points').")
+    against: Evidence | None = Field(
+        default=None,
+        description="Comparative claim: compare with this second computed value instead of the reported one.",
+    )
+    direction: Literal["increasing", "decreasing"] | None = Field(
+        default=None, description="Trend claims: the direction the series moves as x grows."
+    )
+    x: list[Number] | None = Field(
+        default=None, description="Trend claims: the factor's values, one per element of the series."
+    )
+    min_rho: Number = Field(default=0.8, ge=0, le=1, description="Trend claims: least |Spearman rho| that passes.")
+    samples: Samples | None = Field(default=None, description="Multi-seed claims: how the samples are judged.")
+
+    @model_validator(mode="after")
+    def _fields_fit_op(self) -> Check:
+        if self.op == "approx" and self.rel_tol is None and self.abs_tol is None and not self.precision:
+            raise ValueError("op 'approx' needs rel_tol, abs_tol or precision: true")
+        if self.op == "between":
+            if self.low is None or self.high is None:
+                raise ValueError("op 'between' needs both low and high")
+            if self.low > self.high:
+                raise ValueError(f"low ({self.low}) is greater than high ({self.high})")
+        if self.op == "trend" and (self.direction is None or not self.x or len(self.x) < 3):
+            raise ValueError("op 'trend' needs direction and x with at least 3 values")
+        if self.op != "trend" and (self.direction is not None or self.x is not None):
+            raise ValueError(f"direction and x belong to op 'trend', not '{self.op}'")
+        return self
+
+
+class ProofTarget(Document):
+    """A Lean 4 file and the theorem it must prove (proof claims)."""
+
+    file: StrictStr = Field(min_length=1, description="Path of the .lean file, relative to the root.")
+    theorem: StrictStr = Field(min_length=1, description="Name of the theorem that must type-check.")
+
+
+ClaimKind = Literal["formula", "empirical", "proof", "descriptive"]
+
+
+class Claim(Document):
+    """One claim of the paper, grounded in its source and, if checkable, linked to evidence."""
+
+    id: StrictStr = Field(pattern=LOCAL_ID_PATTERN, description="Unique in the paper; global id <paper-id>/<id>.")
+    statement: StrictStr = Field(min_length=1, description="The claim in one sentence.")
+    kind: ClaimKind = Field(description="formula | empirical | proof | descriptive (no Gate 2 check).")
+    source: SourceAnchor | None = Field(default=None, description="Grounding in the source; missing fails Gate 1.")
+    reported: Reported | None = Field(default=None, description="The reported value.")
+    check: Check | None = Field(default=None, description="How the computed value is judged.")
+    evidence: Evidence | None = Field(default=None, description="Where the computed value comes from.")
+    proof: ProofTarget | None = Field(default=None, description="Proof claims: the Lean 4 file and theorem.")
+    note: StrictStr | None = Field(default=None, description="Free text for readers: caveats, readings, scope.")
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> Claim:
+        if self.kind == "proof" and self.proof is None:
+            raise ValueError("a proof claim names its Lean file and theorem in 'proof'")
+        if self.kind in ("formula", "empirical") and self.evidence is not None and self.check is None:
+            raise ValueError("a claim with evidence needs a check")
+        if self.evidence is not None and self.evidence.seeds and (self.check is None or self.check.samples is None):
+            raise ValueError("evidence.seeds needs check.samples to say how the seeds are judged")
+        return self
+
+
+class InputFile(Document):
+    """A pinned input file of a repro."""
+
+    path: StrictStr = Field(min_length=1, description="Path relative to the root; mounted at $REPRO_INPUTS/<path>.")
+    sha256: StrictStr | None = Field(default=None, pattern=HEX_PATTERN, description="Hex SHA-256, written by `verify seal`.")
+
+
+class Limits(Document):
+    """Resources a repro may use; exceeding one makes the run inconclusive."""
+
+    timeout_s: Number = Field(default=600, gt=0, description="Wall-clock limit in seconds.")
+    memory_mb: StrictInt = Field(default=2048, gt=0, description="Memory limit in MiB.")
+    cpus: Number = Field(default=1, gt=0, description="CPU limit (cores).")
+    gpus: StrictInt = Field(default=0, ge=0, description="GPUs requested (container backend).")
+    max_procs: StrictInt = Field(default=256, gt=0, description="Process/thread count limit.")
+    max_output_mb: StrictInt = Field(default=256, gt=0, description="Cap on the size of $REPRO_OUT.")
+
+
+class Repro(Document):
+    """A sealed bundle of code, its pinned inputs and its entrypoint."""
+
+    id: StrictStr = Field(pattern=LOCAL_ID_PATTERN, description="Unique in the paper.")
+    bundle: StrictStr = Field(min_length=1, description="Directory under the root holding the code.")
+    seal: StrictStr | None = Field(default=None, pattern=DIGEST_PATTERN, description="Tree digest of the bundle (`verify seal`).")
+    entrypoint: list[StrictStr] = Field(min_length=1, description="argv, never a shell string.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Given to the repro as the JSON file $REPRO_PARAMS.")
+    inputs: list[InputFile] = Field(default_factory=list, description="Pinned input files.")
+    limits: Limits = Field(default_factory=Limits, description="Resource limits.")
+    tier: Literal["smoke", "full"] = Field(default="smoke", description="smoke runs anywhere; full may need a GPU or hours.")
+    image: StrictStr | None = Field(default=None, description="Container image; name@sha256:<hex> pins it.")
+    seed: StrictInt = Field(default=0, description="Default $REPRO_SEED.")
+
+
+class ReviewInfo(Document):
+    """The review the source went through."""
+
+    method: StrictStr = Field(min_length=1, description="How the source was reviewed.")
+    score: Number | None = Field(default=None, description="Review score, if any.")
+    scale: Number | None = Field(default=None, description="Maximum of the score's scale, e.g. 10.")
+
+
+class SourceInfo(Document):
+    """What kind of source the manifest describes."""
+
+    kind: StrictStr = Field(min_length=1, description="literature-synthesis | primary-research | ...")
+    note: StrictStr | None = Field(default=None, description="Free text.")
+    doi: StrictStr | None = Field(default=None, description="DOI of the source, if any.")
+    submitted: StrictStr | None = Field(default=None, description="Submission date (ISO 8601).")
+    abstract: StrictStr | None = Field(default=None, description="The abstract, verbatim.")
+    report: StrictStr | None = Field(default=None, description="Path of the source's report under the root, if bundled.")
+
+
+# --------------------------------------------------------------------------- provenance
+
+ProvenanceLevel = Literal["L0", "L1", "L2", "L3", "L4"]
+
+
+class ExternalRecord(Document):
+    """A record of the source held outside this project."""
+
+    registered: StrictBool = Field(description="Whether the source is registered with an external archive.")
+    identifier: StrictStr | None = Field(default=None, description="e.g. a DOI.")
+    archive: StrictStr | None = Field(default=None, description="e.g. Zenodo.")
+
+
+class ReportArtifact(Document):
+    """The report the claims are taken from."""
+
+    available: StrictBool = Field(description="Whether the report can be read.")
+    location: StrictStr | None = Field(default=None, description="Path under the root or URI.")
+    sha256: StrictStr | None = Field(default=None, pattern=HEX_PATTERN, description="Hex SHA-256 of the report.")
+
+
+class ClaimLineage(Document):
+    """How many claims are grounded in the source, and whether they are public."""
+
+    source_grounded_claims: StrictInt = Field(ge=0, description="Count of source-grounded claims.")
+    individual_records_public: StrictBool = Field(default=True, description="Whether per-claim records are public.")
+
+
+class SourceProvenance(Document):
+    """`source-provenance-v1`: where the source comes from and how far it can be traced.
+
+    Public provenance levels:
+    * L0 unknown: nothing is known of where the source comes from;
+    * L1 self-declared: the publisher names itself, nothing else;
+    * L2 traceable: a public page or repository of the publisher holds the source;
+    * L3 checksummed: a report artifact with a digest that matches;
+    * L4 external archival record: an external archive (e.g. a DOI) holds it.
+    """
+
+    contract: Literal["source-provenance-v1"] = Field(description="Contract name.")
+    publisher: StrictStr = Field(min_length=1, description="Who published the source.")
+    level: ProvenanceLevel = Field(description="Public provenance level L0-L4 (see the model's description).")
+    external_record: ExternalRecord | None = Field(default=None, description="External archival record.")
+    report_artifact: ReportArtifact | None = Field(default=None, description="The report artifact.")
+    claim_lineage: ClaimLineage | None = Field(default=None, description="Claim lineage.")
+    review_method: StrictStr | None = Field(default=None, description="How the source was reviewed.")
+    note: StrictStr | None = Field(default=None, description="Free text.")
+
+
+class PaperManifest(Document):
+    """`paper-manifest-v1.1`: a paper's claims and the sealed repros behind them."""
+
+    contract: Literal["paper-manifest-v1.1"] = Field(description="Contract name.")
+    id: StrictStr = Field(pattern=PAPER_ID_PATTERN, description="Paper id; also its directory under manifests/.")
+    title: StrictStr = Field(min_length=1, description="Title of the paper.")
+    publisher: StrictStr = Field(min_length=1, description="Who published it.")
+    source: SourceInfo = Field(description="What kind of source this is.")
+    review: ReviewInfo | None = Field(default=None, description="Review, if any.")
+    provenance: SourceProvenance | None = Field(default=None, description="source-provenance-v1 record.")
+    verification_level: Literal["L0", "L1", "L2"] | None = Field(
+        default=None, description="Level the publisher declares: L0 none, L1 claims extracted, L2 source-grounded."
+    )
+    note: StrictStr | None = Field(default=None, description="Free text for readers.")
+    claims: list[Claim] = Field(description="The paper's claims.")
+    repros: list[Repro] = Field(default_factory=list, description="Sealed repros the claims cite.")
+
+    @model_validator(mode="after")
+    def _ids_resolve(self) -> PaperManifest:
+        _unique([c.id for c in self.claims], "claim")
+        _unique([r.id for r in self.repros], "repro")
+        known = {r.id for r in self.repros}
+        for claim in self.claims:
+            for ev in (claim.evidence, claim.check.against if claim.check else None):
+                if ev is not None and ev.repro not in known:
+                    raise ValueError(f"claim {claim.id} cites unknown repro {ev.repro!r}")
+        return self
+
+
+def _unique(ids: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise ValueError(f"duplicate {what} id {item!r}")
+        seen.add(item)
+
+
+# --------------------------------------------------------------------------- corrections
+
+CorrectionType = Literal[
+    "correction",
+    "erratum",
+    "retraction",
+    "withdrawal",
+    "expression-of-concern",
+    "addendum",
+    "clarification",
+    "partial-retraction",
+    "removal",
+    "new-edition",
+    "new-version",
+]
+
+
+class CorrectionRecord(Document):
+    """`correction-record-v1`: one additive record of a hash chain; never edited."""
+
+    contract: Literal["correction-record-v1"] = Field(description="Contract name.")
+    paper: StrictStr = Field(pattern=PAPER_ID_PATTERN, description="Paper id.")
+    seq: StrictInt = Field(ge=1, description="1, 2, ...: contiguous.")
+    type: CorrectionType = Field(description="Crossref Crossmark update type.")
+    claims: list[StrictStr] = Field(default_factory=list, description="Claim ids touched.")
+    reason: StrictStr = Field(min_length=1, description="Why.")
+    issued: datetime = Field(description="When (ISO 8601, UTC).")
+    manifest_before: StrictStr = Field(pattern=DIGEST_PATTERN, description="Digest of the manifest this corrects.")
+    manifest_after: StrictStr = Field(pattern=DIGEST_PATTERN, description="Digest of the manifest once corrected.")
+    previous: StrictStr | None = Field(pattern=DIGEST_PATTERN, description="Digest of record seq-1; null for the first.")
+    issuer: StrictStr | None = Field(default=None, description="Who issued it.")
+
+
+# --------------------------------------------------------------------------- verdicts and runs
+
+Status = Literal["verified", "refuted", "inconclusive", "unverified"]
+
+
+class RunRef(Document):
+    """The run a verdict rests on."""
+
+    id: StrictStr | None = Field(description="Run id in the ledger.")
+    seal: StrictStr | None = Field(description="Bundle seal the run used.")
+    duration_s: Number | None = Field(description="Wall-clock seconds of the run.")
+    exit_code: StrictInt | None = Field(description="Exit status of the entrypoint, null if killed.")
+
+
+class Verdict(Document):
+    """A claim's verdict, as `verify claim --json` prints it."""
+
+    contract: Literal["verdict-v1"] = Field(default="verdict-v1", description="Contract name.")
+    claim: StrictStr = Field(description="Global claim id <paper>/<claim>.")
+    status: Status = Field(description="verified | refuted | inconclusive | unverified.")
+    gate: StrictInt = Field(ge=0, le=2, description="Gate that decided: 0 intake, 1 grounding, 2 verification.")
+    reason: StrictStr = Field(description="One human line.")
+    expected: Any = Field(default=None, description="Reference value (reported value or other arm).")
+    computed: Any = Field(default=None, description="Computed value (number, samples or series).")
+    check: dict[str, Any] | None = Field(default=None, description="The check applied, with its tolerance.")
+    backend: StrictStr | None = Field(default=None, description="Sandbox backend of the run.")
+    sealed: StrictBool = Field(default=False, description="Whether the run was sealed.")
+    cached: StrictBool = Field(default=False, description="Whether the run came from the ledger.")
+    evaluated: StrictStr = Field(description="When the verdict was reached (ISO 8601, UTC).")
+    run: RunRef | None = Field(default=None, description="The run behind the verdict.")
+    runs: list[RunRef] = Field(default_factory=list, description="All runs (multi-seed claims).")
+    flags: list[StrictStr] = Field(default_factory=list, description="Warnings, e.g. 'restates-param'.")
+    policy_digest: StrictStr | None = Field(default=None, description="Digest of the quality policy used.")
+    line: StrictStr | None = Field(default=None, description="The human line, as printed.")
+
+
+class OutputFile(Document):
+    """One file the repro wrote to $REPRO_OUT."""
+
+    path: StrictStr = Field(description="Path relative to $REPRO_OUT.")
+    sha256: StrictStr = Field(pattern=DIGEST_PATTERN, description="Digest; the bytes are in the artifact store.")
+    size: StrictInt = Field(ge=0, description="Size in bytes.")
+
+
+class RunRecord(Document):
+    """Everything known of one run of a repro."""
+
+    contract: Literal["run-record-v1"] = Field(default="run-record-v1", description="Contract name.")
+    id: StrictStr = Field(description="Run id.")
+    key: StrictStr = Field(pattern=DIGEST_PATTERN, description="Run key: what makes two runs the same.")
+    paper: StrictStr = Field(description="Paper id.")
+    repro: StrictStr = Field(description="Repro id.")
+    seed: StrictInt = Field(description="$REPRO_SEED.")
+    backend: StrictStr = Field(description="bwrap | docker | process.")
+    sealed: StrictBool = Field(description="Whether the sandbox isolated the run.")
+    seal: StrictStr = Field(description="Bundle seal.")
+    entrypoint: list[StrictStr] = Field(description="argv.")
+    params_digest: StrictStr = Field(description="Digest of the canonical params.")
+    inputs: dict[str, str] = Field(default_factory=dict, description="Input path -> digest.")
+    environment: dict[str, Any] = Field(description="Environment fingerprint.")
+    started: StrictStr = Field(description="Start time (ISO 8601, UTC).")
+    ended: StrictStr = Field(description="End time (ISO 8601, UTC).")
+    duration_s: Number = Field(ge=0, description="Wall-clock seconds.")
+    exit_code: StrictInt | None = Field(description="Exit status, null if killed by a signal.")
+    signal: StrictInt | None = Field(default=None, description="Signal that ended it, if any.")
+    status: StrictStr = Field(description="ok | crashed | timeout | memory | processes | output-limit | no-results | invalid-results | void.")
+    reason: StrictStr = Field(description="One line on the outcome.")
+    peak_memory_kb: StrictInt | None = Field(default=None, description="Peak resident memory.")
+    cpu_time_s: Number | None = Field(default=None, description="CPU seconds.")
+    outputs: list[OutputFile] = Field(default_factory=list, description="Every file in $REPRO_OUT.")
+    results_digest: StrictStr | None = Field(default=None, description="Digest of results.json, if valid.")
+    logs: dict[str, str] = Field(default_factory=dict, description="stdout/stderr -> artifact digest.")
+
+
+def is_finite_number(value: object) -> bool:
+    """True for an int or float that is neither NaN nor infinite (bools excluded)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
