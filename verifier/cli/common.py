@@ -72,7 +72,8 @@ def run_guarded(group: click.Group, argv: list[str]) -> int:
     """
     verbose = "-v" in argv or "--verbose" in argv
     try:
-        group.main(args=argv, prog_name="verify", standalone_mode=False)
+        # Without standalone mode click returns a command's `ctx.exit(n)` status instead of exiting.
+        status = group.main(args=argv, prog_name="verify", standalone_mode=False)
     except VerifierError as e:
         if verbose:
             raise
@@ -89,4 +90,4 @@ def run_guarded(group: click.Group, argv: list[str]) -> int:
     except BrokenPipeError:
         sys.stderr.close()
         return 0
-    return 0
+    return status if isinstance(status, int) else 0

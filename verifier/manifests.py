@@ -1,0 +1,334 @@
+"""Intake (Gate 0): load a paper's manifest, validate it, resolve its paths and check its seals.
+
+`load_manifest` runs the steps in order and stops at the first failure,
+raising one `IntakeError` that names the file, the field and what is wrong:
+
+1. read the bytes and parse them (JSON when the text starts with `{`, else
+   YAML 1.2, of which JSON is a subset);
+2. validate the raw document against the published JSON Schema;
+3. build the pydantic model (cross-field rules: unique ids, known repros);
+4. the id matches the manifest's directory;
+5. every path resolves inside the root and exists;
+6. every seal and input digest matches the files (skipped by `verify seal`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from verifier.errors import IntakeError
+from verifier.models import MANIFEST_CONTRACT, Claim, PaperManifest, Repro
+from verifier.root import VerificationRoot
+from verifier.schemas import first_error
+from verifier.seal import StatCache, sha256_bytes, tree_digest
+
+_GLOBAL_CLAIM_ID = re.compile(r"^([^/]+)/([^/]+)$")
+
+
+@dataclass(frozen=True)
+class LoadedManifest:
+    """A validated manifest with its bytes' digest and its resolved paths."""
+
+    path: Path
+    digest: str
+    model: PaperManifest
+    bundles: dict[str, Path] = field(default_factory=dict)
+    inputs: dict[str, dict[str, Path]] = field(default_factory=dict)
+
+    def claim(self, claim_id: str) -> Claim:
+        """Raises `IntakeError` for an unknown claim id."""
+        for claim in self.model.claims:
+            if claim.id == claim_id:
+                return claim
+        raise IntakeError(f"unknown claim {self.model.id}/{claim_id}", file=self.path)
+
+    def repro(self, repro_id: str) -> Repro:
+        for repro in self.model.repros:
+            if repro.id == repro_id:
+                return repro
+        raise IntakeError(f"unknown repro {repro_id!r}", file=self.path)
+
+
+def split_claim_id(global_id: str) -> tuple[str, str]:
+    """`paper/claim` -> (paper, claim). Raises `IntakeError` for any other form."""
+    match = _GLOBAL_CLAIM_ID.match(global_id)
+    if match is None:
+        raise IntakeError(f"malformed claim id {global_id!r} (expected PAPER_ID/CLAIM_ID)")
+    return match.group(1), match.group(2)
+
+
+def load_manifest(
+    root: VerificationRoot,
+    paper_id: str,
+    *,
+    check_seals: bool = True,
+    cache: StatCache | None = None,
+) -> LoadedManifest:
+    """Gate 0 for one paper (steps in the module docstring).
+
+    Raises `IntakeError` on the first problem found.
+    """
+    path = root.manifest_path(paper_id)
+    shown = root.relative(path)
+    # (1): read and parse
+    raw = _read(path, shown)
+    document = parse_document(raw, shown)
+    # (2): the published schema
+    problem = first_error(MANIFEST_CONTRACT, document)
+    if problem is not None:
+        raise IntakeError(problem[1], file=shown, field=problem[0])
+    # (3): the model and its cross-field rules
+    model = build_model(PaperManifest, document, shown)
+    # (4): the id names the directory
+    if model.id != paper_id:
+        raise IntakeError(f"id {model.id!r} does not match its directory {paper_id!r}", file=shown, field="id")
+    # (5): paths inside the root
+    bundles, inputs = _resolve_paths(root, model, shown)
+    # (6): seals and input digests
+    if check_seals:
+        verify_seals(model, bundles, inputs, shown=shown, cache=cache)
+    return LoadedManifest(path=path, digest=sha256_bytes(raw), model=model, bundles=bundles, inputs=inputs)
+
+
+def _read(path: Path, shown: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise IntakeError(f"cannot read: {e.strerror}", file=shown) from e
+
+
+def parse_document(raw: bytes, shown: str) -> dict[str, Any]:
+    """Parse JSON or YAML 1.2 bytes into plain JSON data (a mapping at the top).
+
+    Raises `IntakeError` for undecodable text, syntax errors, duplicate keys,
+    non-string keys, NaN literals and a top level that is not a mapping.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise IntakeError(f"not UTF-8 text (byte {e.start})", file=shown) from e
+    if text.lstrip().startswith("{"):
+        data = _parse_json(text, shown)
+    else:
+        data = _parse_yaml(text, shown)
+    plain = _plain(data, shown, "")
+    if not isinstance(plain, dict):
+        raise IntakeError(f"top level is {_type_name(plain)}, not a mapping", file=shown)
+    return plain
+
+
+def _parse_json(text: str, shown: str) -> Any:
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise IntakeError(f"duplicate key {key!r}", file=shown)
+            result[key] = value
+        return result
+
+    def no_constants(name: str) -> Any:
+        raise IntakeError(f"{name} is not valid JSON", file=shown)
+
+    try:
+        return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+    except json.JSONDecodeError as e:
+        raise IntakeError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}", file=shown) from e
+    except RecursionError as e:
+        raise IntakeError("document is nested too deeply", file=shown) from e
+
+
+def _parse_yaml(text: str, shown: str) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="safe")
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = (e.problem or e.context or "syntax error").strip()
+        raise IntakeError(f"invalid YAML{where}: {problem}", file=shown) from e
+    except (YAMLError, ValueError, TypeError, RecursionError) as e:
+        # ruamel raises plain ValueError/TypeError for some malformed scalars and tags.
+        raise IntakeError(f"invalid YAML: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=shown) from e
+
+
+def _plain(value: Any, shown: str, where: str) -> Any:
+    """Convert parsed YAML into JSON data: str keys, ISO timestamps, no binary or sets."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise IntakeError(f"key {key!r} is not a string", file=shown, field=where or None)
+            out[key] = _plain(item, shown, f"{where}.{key}" if where else key)
+        return out
+    if isinstance(value, list):
+        return [_plain(item, shown, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # YAML timestamps with 'Z' come back naive in UTC
+            value = value.replace(tzinfo=dt.UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if value is None or isinstance(value, str | bool | int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise IntakeError("NaN and infinity are not allowed", file=shown, field=where or None)
+        return value
+    raise IntakeError(f"unsupported YAML value of type {type(value).__name__}", file=shown, field=where or None)
+
+
+def _type_name(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), "empty" if value is None else type(value).__name__
+    )
+
+
+def build_model(model: type[PaperManifest], document: dict[str, Any], shown: str) -> PaperManifest:
+    """Build the pydantic model; its first error becomes an `IntakeError` with the field path."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as e:
+        error = e.errors(include_url=False)[0]
+        loc = ""
+        for part in error["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise IntakeError(message, file=shown, field=loc or None) from e
+
+
+def _resolve_paths(
+    root: VerificationRoot, model: PaperManifest, shown: str
+) -> tuple[dict[str, Path], dict[str, dict[str, Path]]]:
+    bundles: dict[str, Path] = {}
+    inputs: dict[str, dict[str, Path]] = {}
+    for i, repro in enumerate(model.repros):
+        where = f"repros[{i}]"
+        bundle = root.resolve_inside(repro.bundle, file=Path(shown), field=f"{where}.bundle")
+        if not bundle.is_dir():
+            raise IntakeError(f"bundle {repro.bundle!r} is not a directory", file=shown, field=f"{where}.bundle")
+        bundles[repro.id] = bundle
+        inputs[repro.id] = {}
+        for j, item in enumerate(repro.inputs):
+            resolved = root.resolve_inside(item.path, file=Path(shown), field=f"{where}.inputs[{j}].path")
+            if not resolved.is_file():
+                raise IntakeError(f"input {item.path!r} is not a file", file=shown, field=f"{where}.inputs[{j}].path")
+            inputs[repro.id][item.path] = resolved
+    for i, claim in enumerate(model.claims):
+        if claim.proof is not None:
+            root.resolve_inside(claim.proof.file, file=Path(shown), field=f"claims[{i}].proof.file")
+    if model.source.report is not None:
+        root.resolve_inside(model.source.report, file=Path(shown), field="source.report")
+    return bundles, inputs
+
+
+def verify_seals(
+    model: PaperManifest,
+    bundles: dict[str, Path],
+    inputs: dict[str, dict[str, Path]],
+    *,
+    shown: str,
+    cache: StatCache | None,
+) -> None:
+    """Check every repro's seal and every input digest against the files.
+
+    Raises `IntakeError` for a missing seal or digest, or one that does not match.
+    """
+    from verifier.seal import sha256_file
+
+    sealed_trees: dict[Path, str] = {}
+    for i, repro in enumerate(model.repros):
+        where = f"repros[{i}]"
+        if repro.seal is None:
+            raise IntakeError(f"no seal: run `verify seal {model.id}`", file=shown, field=f"{where}.seal")
+        bundle = bundles[repro.id]
+        if bundle not in sealed_trees:  # papers often share one bundle between repros
+            sealed_trees[bundle] = tree_digest(bundle, cache)
+        if sealed_trees[bundle] != repro.seal:
+            raise IntakeError(
+                f"seal mismatch: bundle {repro.bundle!r} now digests to {sealed_trees[bundle]}",
+                file=shown,
+                field=f"{where}.seal",
+            )
+        for j, item in enumerate(repro.inputs):
+            field_name = f"{where}.inputs[{j}].sha256"
+            if item.sha256 is None:
+                raise IntakeError(f"no digest: run `verify seal {model.id}`", file=shown, field=field_name)
+            path = inputs[repro.id][item.path]
+            actual = cache.digest(path, path.stat()) if cache is not None else sha256_file(path)
+            if actual != item.sha256:
+                raise IntakeError(f"digest mismatch: {item.path!r} now digests to {actual}", file=shown, field=field_name)
+
+
+def seal_manifest(root: VerificationRoot, paper_id: str, *, cache: StatCache | None = None) -> list[tuple[str, str]]:
+    """Compute every seal and input digest of a paper and write them into its manifest.
+
+    The manifest is rewritten through ruamel.yaml's round-trip mode, so the
+    author's comments, key order and layout stay; the file is replaced
+    atomically. Returns (field, new value) for each value that changed.
+
+    Raises `IntakeError` when the manifest is invalid for any reason other
+    than its seals (steps 1-5 of `load_manifest`).
+    Side effects: rewrites `manifests/<paper_id>/manifest.yaml` when a value changed.
+    """
+    from verifier.seal import sha256_file
+
+    loaded = load_manifest(root, paper_id, check_seals=False, cache=cache)
+    changes: list[tuple[str, str]] = []
+    seals: dict[str, str] = {}
+    digests: dict[tuple[str, str], str] = {}
+    for i, repro in enumerate(loaded.model.repros):
+        seals[repro.id] = tree_digest(loaded.bundles[repro.id], cache)
+        if seals[repro.id] != repro.seal:
+            changes.append((f"repros[{i}].seal", seals[repro.id]))
+        for j, item in enumerate(repro.inputs):
+            digest = sha256_file(loaded.inputs[repro.id][item.path])
+            digests[(repro.id, item.path)] = digest
+            if digest != item.sha256:
+                changes.append((f"repros[{i}].inputs[{j}].sha256", digest))
+    if changes:
+        _rewrite_round_trip(loaded.path, seals, digests)
+    return changes
+
+
+def _rewrite_round_trip(path: Path, seals: dict[str, str], digests: dict[tuple[str, str], str]) -> None:
+    import io
+    import os
+    import tempfile
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.util import load_yaml_guess_indent
+
+    text = path.read_text(encoding="utf-8")
+    _, indent, block_seq_indent = load_yaml_guess_indent(text)
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-wrap the author's long lines
+    # Keep the author's indentation of block sequences ("  - id:" vs "- id:").
+    yaml.indent(mapping=indent, sequence=indent, offset=block_seq_indent)
+    document = yaml.load(text)
+    for repro in document.get("repros") or []:
+        repro["seal"] = seals[repro["id"]]
+        for item in repro.get("inputs") or []:
+            item["sha256"] = digests[(repro["id"], item["path"])]
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(buffer.getvalue())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

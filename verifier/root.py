@@ -1,0 +1,80 @@
+"""The verification root: where manifests live and what paths may point at.
+
+Every path in a manifest is relative to the root and must stay inside it
+after resolving `..` and symlinks (CONTRACT.md); `resolve_inside` is the one
+place that decides.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from verifier.errors import IntakeError
+from verifier.models import PAPER_ID_PATTERN
+
+_PAPER_ID = re.compile(PAPER_ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class VerificationRoot:
+    """A directory holding `manifests/<paper-id>/manifest.yaml` and the bundles they cite."""
+
+    path: Path
+
+    @classmethod
+    def at(cls, path: Path) -> VerificationRoot:
+        """The root at `path`, resolved. Raises `IntakeError` if it is not a directory."""
+        resolved = path.resolve()
+        if not resolved.is_dir():
+            raise IntakeError("verification root is not a directory", file=path)
+        return cls(resolved)
+
+    @property
+    def manifests_dir(self) -> Path:
+        return self.path / "manifests"
+
+    def paper_ids(self) -> list[str]:
+        """Ids of every paper under `manifests/` that has a manifest, sorted."""
+        if not self.manifests_dir.is_dir():
+            return []
+        return sorted(
+            entry.name
+            for entry in self.manifests_dir.iterdir()
+            if (entry / "manifest.yaml").is_file()
+        )
+
+    def manifest_path(self, paper_id: str) -> Path:
+        """Path of a paper's manifest. Raises `IntakeError` for a malformed or unknown id."""
+        if not _PAPER_ID.fullmatch(paper_id):
+            raise IntakeError(f"malformed paper id {paper_id!r} (expected {PAPER_ID_PATTERN})")
+        path = self.manifests_dir / paper_id / "manifest.yaml"
+        if not path.is_file():
+            raise IntakeError(f"unknown paper {paper_id!r}: no {self.relative(path)}")
+        return path
+
+    def resolve_inside(self, relative: str, *, file: Path, field: str) -> Path:
+        """Resolve a manifest path against the root, refusing anything that leaves it.
+
+        Raises `IntakeError` naming `file` and `field` for an absolute path, a
+        path that leaves the root through `..` or a symlink, or a NUL byte.
+        """
+        if "\0" in relative:
+            raise IntakeError("path contains a NUL byte", file=file, field=field)
+        if PurePosixPath(relative).is_absolute() or Path(relative).is_absolute():
+            raise IntakeError(f"path {relative!r} is absolute; paths are relative to the root", file=file, field=field)
+        try:
+            resolved = (self.path / relative).resolve()
+        except (OSError, RuntimeError) as e:
+            raise IntakeError(f"path {relative!r} cannot be resolved: {e}", file=file, field=field) from e
+        if not resolved.is_relative_to(self.path):
+            raise IntakeError(f"path {relative!r} leaves the verification root", file=file, field=field)
+        return resolved
+
+    def relative(self, path: Path) -> str:
+        """`path` relative to the root when inside it (for messages), else as given."""
+        try:
+            return path.relative_to(self.path).as_posix()
+        except ValueError:
+            return str(path)

@@ -1,0 +1,149 @@
+"""The sandbox interface: what a run asks for, what it gives back, and the ABC.
+
+A `Sandbox` runs one repro entrypoint as CONTRACT.md ("How a repro runs")
+describes and *records* what happened in a `SandboxResult`; it never judges
+the run (that is `outcome.judge_outcome`, then `check.py`). `run` raises
+`SandboxError` only when the sandbox itself broke (engine gone, image
+missing), never because the repro misbehaved.
+
+Layout every backend gives the repro (paths inside the sandbox):
+
+* `/work/<bundle name>`: the bundle, read-only, and the working directory;
+  `PYTHONPATH=/work`, so `python -m <bundle name>.<module>` imports the bundle
+  as a package, and `python -m <module>` finds modules at the bundle top
+  (the working directory is on `sys.path` for `-m`).
+* `$REPRO_INPUTS=/inputs`: each input at its relative path, read-only.
+* `$REPRO_OUT=/out`: empty and writable, size-capped.
+* `$REPRO_PARAMS=/repro/params.json`: the params as JSON, read-only.
+* `/tmp`: private and writable; `HOME=/tmp`.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+# Paths inside the sandbox (see the module docstring).
+WORK_DIR = "/work"
+INPUTS_DIR = "/inputs"
+OUT_DIR = "/out"
+PARAMS_FILE = "/repro/params.json"
+SANDBOX_TMP = "/tmp"
+
+STDOUT_LOG = "stdout.log"
+STDERR_LOG = "stderr.log"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one run, from the manifest's `limits`."""
+
+    timeout_s: float = 600
+    memory_mb: int = 2048
+    cpus: float = 1
+    gpus: int = 0
+    max_procs: int = 256
+    max_output_mb: int = 256
+    max_log_bytes: int = 1_000_000
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any] | None) -> Limits:
+        """Build limits from a manifest mapping, ignoring keys this type does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (raw or {}).items() if k in known and v is not None})
+
+
+@dataclass(frozen=True)
+class SandboxRequest:
+    """Everything a backend needs to run one repro; paths are on the host."""
+
+    bundle: Path
+    entrypoint: tuple[str, ...]
+    params: Mapping[str, Any]
+    inputs: tuple[tuple[Path, str], ...]
+    seed: int
+    limits: Limits
+    out_dir: Path
+    log_dir: Path
+    image: str | None = None
+
+    @property
+    def bundle_name(self) -> str:
+        """The bundle's directory name, which is also its package name inside."""
+        return self.bundle.resolve().name
+
+    def environment(self, *, path: str) -> dict[str, str]:
+        """The complete environment of the repro: the contract's variables, nothing else."""
+        return {
+            "PATH": path,
+            "HOME": SANDBOX_TMP,
+            "TMPDIR": SANDBOX_TMP,
+            "LANG": "C.UTF-8",
+            "PYTHONPATH": WORK_DIR,
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "REPRO_OUT": OUT_DIR,
+            "REPRO_INPUTS": INPUTS_DIR,
+            "REPRO_PARAMS": PARAMS_FILE,
+            "REPRO_SEED": str(self.seed),
+        }
+
+    def params_json(self) -> bytes:
+        """The params file's bytes (sorted keys, so equal params give equal bytes)."""
+        return json.dumps(dict(self.params), sort_keys=True, indent=2).encode()
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    """What happened during one run: recorded facts, no judgement.
+
+    `limit` names a limit the sandbox saw the repro hit ("memory",
+    "processes", "output"); `timed_out` is the wall-clock limit.
+    """
+
+    backend: str
+    sealed: bool
+    exit_code: int | None
+    signal: int | None
+    timed_out: bool
+    limit: str | None
+    started: datetime
+    ended: datetime
+    duration_s: float
+    peak_memory_kb: int | None
+    cpu_time_s: float | None
+    stdout_path: Path
+    stderr_path: Path
+    stdout_truncated: bool
+    stderr_truncated: bool
+    image_digest: str | None = None
+    limits: Limits = field(default_factory=Limits)
+
+
+class Sandbox(ABC):
+    """A way to run a repro. Subclasses set `name` and `sealed`."""
+
+    name: str
+    sealed: bool
+
+    @abstractmethod
+    def available(self) -> str | None:
+        """None when this backend can run here, else a one-line reason why not."""
+
+    @abstractmethod
+    def fingerprint(self, request: SandboxRequest | None = None) -> dict[str, Any]:
+        """The environment fingerprint (cheap after the first call: cached)."""
+
+    @abstractmethod
+    def run(self, request: SandboxRequest) -> SandboxResult:
+        """Run the request's entrypoint and record the result.
+
+        Raises `SandboxError` if the sandbox itself broke.
+        Side effects: writes logs to `request.log_dir` and the repro's files to
+        `request.out_dir`.
+        """

@@ -1,0 +1,214 @@
+"""BwrapSandbox: run a repro under bubblewrap, the default sealed backend on Linux.
+
+Inside the sandbox the repro sees only: the system software (`/usr` and the
+`/lib*`, `/bin`, `/sbin` links), a handful of `/etc` files, the running
+interpreter's prefix (`sys.base_prefix`, `sys.prefix`: on pyenv these live in
+the caller's home, so only they are bound, never the rest of the home), the
+bundle at `/work/<name>` (read-only, the working directory), the inputs under
+`/inputs`, the params file, a writable size-capped `/out` and private tmpfs
+`/tmp` and `/dev/shm`, its own `/proc` (with `/proc/sys` read-only) and
+`/sys/devices/system/cpu` (torch reads it). Everything is read-only except
+`/out`, `/tmp` and `/dev/shm`.
+
+Namespaces: net (only its own loopback), pid, ipc, uts, cgroup; a new session;
+`--die-with-parent`; every capability dropped and no_new_privs.
+
+Threat model: the repro is hostile code running as uid 0 *without
+capabilities* in those namespaces; the boundary is the kernel's namespace
+and mount isolation as bubblewrap sets it up
+(https://github.com/containers/bubblewrap#sandbox-security). `/proc/sys` and
+`/proc/sysrq-trigger` are made read-only because uid 0 may write some of them
+without capabilities. Limits come from `supervise.py` (cgroup or rlimits).
+
+Side effects: spawns bwrap, writes logs into the request's log dir and the
+outputs into its out dir, uses a temporary directory that it removes.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from verifier.errors import SandboxError
+from verifier.sandbox.base import (
+    INPUTS_DIR,
+    OUT_DIR,
+    PARAMS_FILE,
+    SANDBOX_TMP,
+    WORK_DIR,
+    Sandbox,
+    SandboxRequest,
+    SandboxResult,
+)
+from verifier.sandbox.fingerprint import host_fingerprint
+from verifier.sandbox.supervise import MB, area_full, export_outputs, output_area, supervise
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# The few /etc entries software needs: the dynamic linker's cache, time zone,
+# TLS roots, Debian's alternatives links. passwd/group are generated.
+ETC_ENTRIES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "ssl", "ca-certificates",
+    "alternatives", "nsswitch.conf", "mime.types",
+)
+SYS_ENTRIES = ("/sys/devices/system/cpu", "/sys/devices/system/node")
+PASSWD = "root:x:0:0:root:/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+GROUP = "root:x:0:\nnogroup:x:65534:\n"
+
+
+def python_prefixes() -> list[str]:
+    """The interpreter's prefixes to bind read-only (no duplicates, never `/`)."""
+    seen: list[str] = []
+    exe_prefix = str(Path(os.path.realpath(sys.executable)).parent.parent)
+    for prefix in (sys.base_prefix, sys.prefix, exe_prefix):
+        real = os.path.realpath(prefix)
+        if real != "/" and real not in seen:
+            seen.append(real)
+    return seen
+
+
+def sandbox_path() -> str:
+    """PATH inside: the interpreter's own bin directory first, then the system's."""
+    bins = [str(Path(p) / "bin") for p in (sys.prefix, sys.base_prefix)]
+    bins.append(os.path.dirname(sys.executable))
+    bins += ["/usr/local/bin", "/usr/bin", "/bin"]
+    return ":".join(dict.fromkeys(bins))
+
+
+def _system_args() -> list[str]:
+    args: list[str] = []
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for prefix in python_prefixes():
+        args += ["--ro-bind", prefix, prefix]
+    args += ["--dir", "/etc"]
+    for name in ETC_ENTRIES:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    return args
+
+
+def _kernel_args(request: SandboxRequest) -> list[str]:
+    """/proc, /dev, /sys and the private tmpfs mounts."""
+    size = str(request.limits.memory_mb * MB)
+    args = ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]
+    if os.path.exists("/proc/sysrq-trigger"):
+        args += ["--ro-bind", "/dev/null", "/proc/sysrq-trigger"]
+    args += ["--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm"]
+    for path in SYS_ENTRIES:
+        args += ["--ro-bind-try", path, path]
+    if request.limits.gpus > 0:
+        # The NVIDIA device nodes and driver info; the libraries are under /usr.
+        for dev in sorted(Path("/dev").glob("nvidia*")):
+            args += ["--dev-bind-try", str(dev), str(dev)]
+        args += ["--ro-bind-try", "/proc/driver/nvidia", "/proc/driver/nvidia"]
+    args += ["--size", size, "--tmpfs", SANDBOX_TMP]
+    return args
+
+
+def input_target(rel: str) -> str:
+    """Where an input lands inside; raises `SandboxError` for a path that escapes."""
+    path = PurePosixPath(rel)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise SandboxError(f"input path {rel!r} must be relative and stay under $REPRO_INPUTS")
+    return str(PurePosixPath(INPUTS_DIR) / path)
+
+
+def _data_args(request: SandboxRequest, etc_dir: Path, area: Path) -> list[str]:
+    """The bundle, inputs, params and outputs."""
+    bundle = str(request.bundle.resolve())
+    work = f"{WORK_DIR}/{request.bundle_name}"
+    args = [
+        "--ro-bind", str(etc_dir / "passwd"), "/etc/passwd",
+        "--ro-bind", str(etc_dir / "group"), "/etc/group",
+        "--dir", WORK_DIR, "--ro-bind", bundle, work,
+        "--dir", INPUTS_DIR,
+        "--ro-bind", str(etc_dir / "params.json"), PARAMS_FILE,
+        "--bind", str(area), OUT_DIR,
+    ]
+    for host_file, rel in request.inputs:
+        args += ["--ro-bind", str(host_file.resolve()), input_target(rel)]
+    return [*args, "--chdir", work]
+
+
+def bwrap_argv(request: SandboxRequest, etc_dir: Path, area: Path) -> list[str]:
+    """The complete bwrap command line for a request."""
+    return [
+        "bwrap",
+        "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+        "--unshare-cgroup-try", "--hostname", "repro",
+        "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        *_system_args(), *_kernel_args(request), *_data_args(request, etc_dir, area),
+        # bwrap's own root and /dev are tmpfs: make them read-only last, so the
+        # only writable places are /out, /tmp and /dev/shm.
+        "--remount-ro", "/dev", "--remount-ro", "/",
+        "--", *request.entrypoint,
+    ]
+
+
+@functools.lru_cache(maxsize=1)
+def _probe() -> str | None:
+    """Try bwrap once with the namespaces we need; None if it works, else why not."""
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    probe = subprocess.run(
+        [exe, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-net",
+         "--unshare-pid", "--die-with-parent", "--cap-drop", "ALL", "true"],
+        capture_output=True, text=True, check=False, timeout=30,
+    )
+    if probe.returncode != 0:
+        first = (probe.stderr.strip().splitlines() or ["unknown error"])[0]
+        return f"bwrap cannot create namespaces here: {first}"
+    return None
+
+
+class BwrapSandbox(Sandbox):
+    """Sealed backend: bubblewrap namespaces around the host's own interpreter."""
+
+    name = "bwrap"
+    sealed = True
+
+    def available(self) -> str | None:
+        return _probe()
+
+    def fingerprint(self, request: SandboxRequest | None = None) -> dict[str, Any]:
+        return host_fingerprint(self.name)
+
+    def run(self, request: SandboxRequest) -> SandboxResult:
+        """Run the request under bwrap. Raises `SandboxError` if bwrap is unusable."""
+        reason = self.available()
+        if reason is not None:
+            raise SandboxError(reason)
+        limits = request.limits
+        with tempfile.TemporaryDirectory(prefix="verify-bwrap-") as tmp, output_area(
+            limits.max_output_mb
+        ) as (area, mounted):
+            etc_dir = Path(tmp)
+            (etc_dir / "passwd").write_text(PASSWD)
+            (etc_dir / "group").write_text(GROUP)
+            (etc_dir / "params.json").write_bytes(request.params_json())
+            argv = bwrap_argv(request, etc_dir, area)
+            env = request.environment(path=sandbox_path())
+            try:
+                raw = supervise(argv, env=env, cwd=etc_dir, limits=limits, log_dir=request.log_dir)
+            except OSError as e:
+                raise SandboxError(f"could not start bwrap: {e}") from e
+            full = area_full(area, mounted, limits.max_output_mb)
+            export_outputs(area, request.out_dir)
+        return SandboxResult(
+            backend=self.name, sealed=self.sealed, exit_code=raw.exit_code, signal=raw.signal,
+            timed_out=raw.timed_out, limit=raw.limit or ("output" if full else None),
+            started=raw.started, ended=raw.ended, duration_s=raw.duration_s,
+            peak_memory_kb=raw.peak_memory_kb, cpu_time_s=raw.cpu_time_s,
+            stdout_path=raw.stdout_path, stderr_path=raw.stderr_path,
+            stdout_truncated=raw.stdout_truncated, stderr_truncated=raw.stderr_truncated,
+            image_digest=None, limits=limits,
+        )

@@ -1,0 +1,171 @@
+"""A per-run cgroup (v1) for host-side backends: real memory, pids and CPU limits.
+
+Side effects: creates one directory per controller under this process's own
+cgroup (e.g. `/sys/fs/cgroup/memory/<ours>/verify-<id>`), moves the sandboxed
+process tree into it, kills whatever is left in it and removes it on
+`close()`. Used only when the controllers are mounted and writable (root on
+a cgroup v1 host); callers fall back to rlimits otherwise.
+
+Threat model: the cgroup bounds resources and lets us find and kill every
+process of a run; isolation itself comes from the namespaces (bwrap).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
+CFS_PERIOD_US = 100_000
+
+
+@dataclass(frozen=True)
+class CgroupStats:
+    """What the kernel counted for a run."""
+
+    peak_memory_kb: int | None
+    cpu_time_s: float | None
+    oom_killed: bool
+    memory_limit_hit: bool
+    pids_limit_hit: bool
+
+
+def _own_path(controller: str) -> str:
+    """This process's cgroup path in a v1 hierarchy ("/" when not found)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, names, path = line.split(":", 2)
+            if controller in names.split(","):
+                return path
+    return "/"
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _read_keyed(path: Path, key: str) -> int | None:
+    """Read `key N` from a flat keyed file such as memory.oom_control or pids.events."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == key:
+                return int(parts[1])
+    return None
+
+
+class RunCgroup:
+    """One cgroup per controller for one run; create with `RunCgroup.create`."""
+
+    def __init__(self, dirs: dict[str, Path]):
+        self.dirs = dirs
+
+    @classmethod
+    def create(cls, *, memory_mb: int, max_procs: int, cpus: float) -> RunCgroup | None:
+        """Make the run's cgroups and set their limits; None if memory or pids is unusable.
+
+        Side effects: mkdir under /sys/fs/cgroup/<controller>/...
+        """
+        name = f"verify-{uuid.uuid4().hex[:12]}"
+        dirs: dict[str, Path] = {}
+        for controller in CONTROLLERS:
+            base = CGROUP_ROOT / controller
+            if not (base / "cgroup.procs").exists():
+                continue
+            path = base / _own_path(controller).lstrip("/") / name
+            try:
+                path.mkdir()
+            except OSError:
+                continue
+            dirs[controller] = path
+        group = cls(dirs)
+        if "memory" not in dirs or "pids" not in dirs or not group._set_limits(
+            memory_mb, max_procs, cpus
+        ):
+            group.close()
+            return None
+        return group
+
+    def _set_limits(self, memory_mb: int, max_procs: int, cpus: float) -> bool:
+        try:
+            mem = self.dirs["memory"]
+            (mem / "memory.limit_in_bytes").write_text(str(memory_mb * 1024 * 1024))
+            # No swap here; where there is, memsw keeps the limit from leaking into it.
+            with contextlib.suppress(OSError):
+                (mem / "memory.memsw.limit_in_bytes").write_text(str(memory_mb * 1024 * 1024))
+            (self.dirs["pids"] / "pids.max").write_text(str(max_procs))
+            if "cpu" in self.dirs and cpus > 0:
+                quota = max(1000, int(cpus * CFS_PERIOD_US))
+                (self.dirs["cpu"] / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
+                (self.dirs["cpu"] / "cpu.cfs_quota_us").write_text(str(quota))
+        except OSError:
+            return False
+        return True
+
+    def attach_self(self) -> None:
+        """Move the calling process into every controller (used in a `preexec_fn`)."""
+        pid = str(os.getpid())
+        for path in self.dirs.values():
+            (path / "cgroup.procs").write_text(pid)
+
+    def pids(self) -> list[int]:
+        """Every process still in the run's cgroup."""
+        path = self.dirs.get("pids") or next(iter(self.dirs.values()), None)
+        if path is None:
+            return []
+        with contextlib.suppress(OSError):
+            return [int(p) for p in (path / "cgroup.procs").read_text().split()]
+        return []
+
+    def kill_all(self, wait_s: float = 5.0) -> None:
+        """SIGKILL every process in the cgroup until it is empty (or `wait_s` passes).
+
+        Freshly forked children may appear while we kill, hence the loop.
+        """
+        deadline = time.monotonic() + wait_s
+        while (pids := self.pids()) and time.monotonic() < deadline:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.01)
+
+    def stats(self) -> CgroupStats:
+        """Peak memory, CPU time and which limits were hit."""
+        mem = self.dirs["memory"]
+        peak = _read_int(mem / "memory.max_usage_in_bytes")
+        cpu_ns = _read_int(self.dirs["cpuacct"] / "cpuacct.usage") if "cpuacct" in self.dirs else None
+        oom_kills = _read_keyed(mem / "memory.oom_control", "oom_kill") or 0
+        return CgroupStats(
+            peak_memory_kb=peak // 1024 if peak is not None else None,
+            cpu_time_s=cpu_ns / 1e9 if cpu_ns is not None else None,
+            oom_killed=oom_kills > 0,
+            memory_limit_hit=(_read_int(mem / "memory.failcnt") or 0) > 0,
+            pids_limit_hit=(_read_keyed(self.dirs["pids"] / "pids.events", "max") or 0) > 0,
+        )
+
+    def close(self) -> None:
+        """Kill what is left and remove the cgroup directories.
+
+        rmdir fails with EBUSY while dying tasks are still charged, so retry
+        briefly.
+        """
+        self.kill_all()
+        for path in self.dirs.values():
+            for _ in range(200):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.005)
+        self.dirs = {}

@@ -1,0 +1,293 @@
+"""Host-side supervision shared by the bwrap and process backends.
+
+`supervise()` starts a command in its own session, inside a per-run cgroup
+when one can be made (else under rlimits), drains stdout/stderr into capped
+log files, enforces the wall-clock timeout by killing the whole tree, and
+returns what happened. `output_area()` gives a size-capped directory for
+`$REPRO_OUT` (a tmpfs when we may mount one) and `export_outputs()` copies
+it into the caller's out dir.
+
+Side effects: spawns processes, writes `stdout.log`/`stderr.log` into the
+log dir, may mount and unmount a tmpfs under a temporary directory, creates
+and removes cgroups (see `cgroup.py`).
+
+Threat model: this module bounds resources and guarantees that no process of
+a run outlives it; it does not isolate (the bwrap namespaces do that).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from verifier.sandbox.base import STDERR_LOG, STDOUT_LOG, Limits
+from verifier.sandbox.cgroup import RunCgroup
+
+MB = 1024 * 1024
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Supervised:
+    """The raw facts of one supervised run."""
+
+    exit_code: int | None
+    signal: int | None
+    timed_out: bool
+    limit: str | None
+    started: datetime
+    ended: datetime
+    duration_s: float
+    peak_memory_kb: int | None
+    cpu_time_s: float | None
+    stdout_path: Path
+    stderr_path: Path
+    stdout_truncated: bool
+    stderr_truncated: bool
+
+
+class CappedLog:
+    """Drain a pipe into a file, keeping at most `cap` bytes, reading to EOF regardless.
+
+    Draining past the cap matters: a repro blocked on a full pipe would look
+    like a timeout instead of an oversized log.
+    """
+
+    def __init__(self, pipe: IO[bytes], path: Path, cap: int):
+        self.truncated = False
+        self._pipe, self._path, self._cap = pipe, path, cap
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        kept = 0
+        with self._path.open("wb") as log:
+            while chunk := self._pipe.read1(CHUNK):
+                room = self._cap - kept
+                if len(chunk) > room:
+                    self.truncated = True
+                    chunk = chunk[: max(room, 0)]
+                if chunk:
+                    log.write(chunk)
+                    kept += len(chunk)
+        self._pipe.close()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+def _rlimit_preexec(limits: Limits, group: RunCgroup | None) -> Callable[[], None]:
+    """What the child does before exec: join the cgroup, or fall back to rlimits.
+
+    RLIMIT_FSIZE caps any single file at the output cap; RLIMIT_CORE=0 keeps
+    core dumps out of the bundle's neighbourhood. Without a cgroup, memory
+    falls back to RLIMIT_AS and processes to RLIMIT_NPROC (not enforced
+    for root: see setrlimit(2)).
+    """
+    fsize = (limits.max_output_mb + 1) * MB
+
+    def preexec() -> None:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        if group is not None:
+            group.attach_self()
+            return
+        mem = limits.memory_mb * MB
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_procs, limits.max_procs))
+
+    return preexec
+
+
+def _kill_tree(proc: subprocess.Popen[bytes], group: RunCgroup | None) -> None:
+    """SIGKILL the process group, then every process left in the cgroup.
+
+    SIGKILL, not SIGTERM: a repro's children may ignore SIGTERM. With bwrap's
+    pid namespace, killing the namespace's init kills the whole namespace.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    if group is not None:
+        group.kill_all()
+
+
+def supervise(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    limits: Limits,
+    log_dir: Path,
+    pass_fds: Sequence[int] = (),
+) -> Supervised:
+    """Run `argv` under `limits`; return the facts. Raises `OSError` if it cannot start.
+
+    Steps: (1) cgroup or rlimits, (2) start in a new session, (3) drain logs,
+    (4) wait with timeout, killing the tree on expiry, (5) kill leftovers and
+    read the kernel's counters.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    # (1): a cgroup gives real limits and the peak memory; rlimits otherwise.
+    group = RunCgroup.create(memory_mb=limits.memory_mb, max_procs=limits.max_procs, cpus=limits.cpus)
+    started, t0 = datetime.now(UTC), time.monotonic()
+    try:
+        # (2): own session, so that the timeout can kill the process group.
+        proc = subprocess.Popen(
+            list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            preexec_fn=_rlimit_preexec(limits, group), pass_fds=tuple(pass_fds), close_fds=True,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        # (3): capped logs, drained to EOF.
+        out = CappedLog(proc.stdout, log_dir / STDOUT_LOG, limits.max_log_bytes)
+        err = CappedLog(proc.stderr, log_dir / STDERR_LOG, limits.max_log_bytes)
+        # (4): wall-clock limit on the whole tree.
+        timed_out = False
+        try:
+            _, status, usage = _wait4(proc, limits.timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_tree(proc, group)
+            _, status, usage = _wait4(proc, None)
+        # (5): nothing of the run survives it; pipes close once all writers are gone.
+        if group is not None:
+            group.kill_all()
+        out.join(5.0)
+        err.join(5.0)
+        ended, duration = datetime.now(UTC), time.monotonic() - t0
+        stats = group.stats() if group is not None else None
+    finally:
+        if group is not None:
+            group.close()
+    exit_code = os.waitstatus_to_exitcode(status)
+    limit = None
+    if stats is not None and stats.pids_limit_hit:
+        limit = "processes"
+    if stats is not None and (stats.oom_killed or (exit_code != 0 and stats.memory_limit_hit)):
+        limit = "memory"
+    if exit_code == -signal.SIGXFSZ:
+        limit = "output"
+    return Supervised(
+        exit_code=exit_code if exit_code >= 0 else None,
+        signal=-exit_code if exit_code < 0 else None,
+        timed_out=timed_out, limit=limit, started=started, ended=ended, duration_s=duration,
+        peak_memory_kb=stats.peak_memory_kb if stats else usage.ru_maxrss,
+        cpu_time_s=stats.cpu_time_s if stats and stats.cpu_time_s is not None
+        else usage.ru_utime + usage.ru_stime,
+        stdout_path=log_dir / STDOUT_LOG, stderr_path=log_dir / STDERR_LOG,
+        stdout_truncated=out.truncated, stderr_truncated=err.truncated,
+    )
+
+
+def _wait4(
+    proc: subprocess.Popen[bytes], timeout: float | None
+) -> tuple[int, int, resource.struct_rusage]:
+    """wait4() the child with an optional timeout, returning its rusage too.
+
+    Raises `subprocess.TimeoutExpired` when the timeout passes first.
+    Polls with a short sleep that grows: a quick repro returns in ~1 ms.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.0005
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return pid, status, usage
+        if deadline is not None and time.monotonic() >= deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout or 0)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+@contextlib.contextmanager
+def output_area(max_output_mb: int, *, owner_uid: int | None = None) -> Iterator[tuple[Path, bool]]:
+    """A private directory for `$REPRO_OUT`, and whether the cap is enforced by a tmpfs.
+
+    As root we mount a tmpfs with `size=` there, so writing past the cap
+    fails with ENOSPC at once; elsewhere the caller relies on RLIMIT_FSIZE and
+    the post-run size check. Side effects: mkdtemp, mount/umount, rmtree.
+    """
+    base = Path(tempfile.mkdtemp(prefix="verify-out-"))
+    area = base / "out"
+    area.mkdir()
+    mounted = False
+    if os.geteuid() == 0 and shutil.which("mount"):
+        opts = f"size={max_output_mb * MB},mode=0755,nosuid,nodev"
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", opts, "verify-out", str(area)],
+            capture_output=True, check=False,
+        ).returncode == 0
+    try:
+        if owner_uid is not None:
+            os.chown(area, owner_uid, owner_uid)
+        yield area, mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(area)], capture_output=True, check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def area_full(area: Path, mounted: bool, max_output_mb: int) -> bool:
+    """True when the repro filled (or exceeded) its output cap."""
+    if mounted:
+        st = os.statvfs(area)
+        return st.f_bavail * st.f_frsize < CHUNK
+    return tree_size(area) > max_output_mb * MB
+
+
+def tree_size(root: Path) -> int:
+    """Total bytes of regular files under `root` (symlinks not followed)."""
+    total = 0
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                st = os.lstat(os.path.join(dirpath, name))
+                if stat.S_ISREG(st.st_mode):
+                    total += st.st_size
+    return total
+
+
+def export_outputs(area: Path, out_dir: Path) -> None:
+    """Copy the repro's outputs into the caller's out dir without following links.
+
+    Regular files and directories are copied; symlinks are recreated as
+    symlinks and other special files (FIFOs, sockets) as FIFOs, so that
+    `outcome.judge_outcome` sees them and refuses the output. Nothing is ever
+    opened through a link the repro made.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for dirpath, dirnames, files in os.walk(area):
+        rel = Path(dirpath).relative_to(area)
+        for name in dirnames + files:
+            src, dst = Path(dirpath) / name, out_dir / rel / name
+            st = os.lstat(src)
+            if stat.S_ISDIR(st.st_mode):
+                dst.mkdir(exist_ok=True)
+            elif stat.S_ISLNK(st.st_mode):
+                dst.symlink_to(os.readlink(src))
+            elif stat.S_ISREG(st.st_mode):
+                _copy_regular(src, dst)
+            else:
+                os.mkfifo(dst)
+
+
+def _copy_regular(src: Path, dst: Path) -> None:
+    # O_NOFOLLOW: the repro is gone, but never open through a link regardless.
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fin, dst.open("wb") as fout:
+        shutil.copyfileobj(fin, fout, CHUNK * 16)

@@ -1,0 +1,112 @@
+"""The published JSON Schemas: generated from `verifier.models`, used to validate raw documents.
+
+`schemas/<contract>.schema.json` are committed; `verify schemas --write`
+(or `python -m verifier.schemas`) regenerates them, and a test fails when
+they drift from the models. Raw documents are validated with `jsonschema`
+(draft 2020-12) before they become models, so every error names its JSON
+path, e.g. `claims[2].check.op`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from pydantic import BaseModel
+
+from verifier import models
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_BASE_URI = "https://claim-verifier.invalid/schemas/"
+
+MODEL_FOR_CONTRACT: dict[str, type[BaseModel]] = {
+    models.MANIFEST_CONTRACT: models.PaperManifest,
+    models.CORRECTION_CONTRACT: models.CorrectionRecord,
+    models.PROVENANCE_CONTRACT: models.SourceProvenance,
+    models.VERDICT_CONTRACT: models.Verdict,
+    models.RUN_CONTRACT: models.RunRecord,
+}
+
+
+def schema_for(contract: str) -> dict[str, Any]:
+    """The JSON Schema of a contract, as published."""
+    model = MODEL_FOR_CONTRACT[contract]
+    schema = model.model_json_schema(mode="validation")
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "$id": f"{SCHEMA_BASE_URI}{contract}.schema.json",
+        **schema,
+    }
+
+
+def render(contract: str) -> str:
+    """The committed text of a contract's schema file (stable: sorted keys, newline at end)."""
+    return json.dumps(schema_for(contract), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_all(directory: Path) -> list[Path]:
+    """Write every schema file under `directory`; returns the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for contract in MODEL_FOR_CONTRACT:
+        path = directory / f"{contract}.schema.json"
+        path.write_text(render(contract), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+@cache
+def validator_for(contract: str) -> Draft202012Validator:
+    """A compiled validator, built once per process."""
+    schema = schema_for(contract)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def json_path(error: ValidationError) -> str:
+    """`claims[2].check.op` for an error at /claims/2/check/op; `(document)` at the top."""
+    text = ""
+    for part in error.absolute_path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(document)"
+
+
+def first_error(contract: str, document: Any) -> tuple[str, str] | None:
+    """The most relevant schema violation as (json path, message), or None when valid."""
+    validator = validator_for(contract)
+    error = best_match(validator.iter_errors(document))
+    if error is None:
+        return None
+    path = json_path(error)
+    unknown = _unknown_fields(error)
+    if unknown:
+        # Name the offending field itself, not the object that holds it.
+        prefix = "" if path == "(document)" else path + "."
+        return prefix + unknown[0], "unknown field" + (f" (also {', '.join(unknown[1:])})" if unknown[1:] else "")
+    return path, _message(error)
+
+
+def _unknown_fields(error: ValidationError) -> list[str]:
+    if error.validator != "additionalProperties" or not isinstance(error.instance, Mapping):
+        return []
+    allowed = set(error.schema.get("properties", {}))
+    return sorted(str(k) for k in error.instance if k not in allowed)
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required")
+    return error.message
+
+
+if __name__ == "__main__":  # python -m verifier.schemas [DIR]
+    import sys
+
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("schemas")
+    for written in write_all(target):
+        print(written)
