@@ -1,0 +1,1 @@
+"""Repro bundles: self-contained code the verifier only ever runs (see DESIGN.md)."""
