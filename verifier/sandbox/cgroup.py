@@ -46,14 +46,14 @@ def _own_path(controller: str) -> str:
     return "/"
 
 
-def _read_int(path: Path) -> int | None:
+def read_int(path: Path) -> int | None:
     try:
         return int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
 
 
-def _read_keyed(path: Path, key: str) -> int | None:
+def read_keyed(path: Path, key: str) -> int | None:
     """Read `key N` from a flat keyed file such as memory.oom_control or pids.events."""
     with contextlib.suppress(OSError, ValueError):
         for line in path.read_text().splitlines():
@@ -141,15 +141,15 @@ class RunCgroup:
     def stats(self) -> CgroupStats:
         """Peak memory, CPU time and which limits were hit."""
         mem = self.dirs["memory"]
-        peak = _read_int(mem / "memory.max_usage_in_bytes")
-        cpu_ns = _read_int(self.dirs["cpuacct"] / "cpuacct.usage") if "cpuacct" in self.dirs else None
-        oom_kills = _read_keyed(mem / "memory.oom_control", "oom_kill") or 0
+        peak = read_int(mem / "memory.max_usage_in_bytes")
+        cpu_ns = read_int(self.dirs["cpuacct"] / "cpuacct.usage") if "cpuacct" in self.dirs else None
+        oom_kills = read_keyed(mem / "memory.oom_control", "oom_kill") or 0
         return CgroupStats(
             peak_memory_kb=peak // 1024 if peak is not None else None,
             cpu_time_s=cpu_ns / 1e9 if cpu_ns is not None else None,
             oom_killed=oom_kills > 0,
-            memory_limit_hit=(_read_int(mem / "memory.failcnt") or 0) > 0,
-            pids_limit_hit=(_read_keyed(self.dirs["pids"] / "pids.events", "max") or 0) > 0,
+            memory_limit_hit=(read_int(mem / "memory.failcnt") or 0) > 0,
+            pids_limit_hit=(read_keyed(self.dirs["pids"] / "pids.events", "max") or 0) > 0,
         )
 
     def close(self) -> None:

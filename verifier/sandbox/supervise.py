@@ -75,7 +75,7 @@ class CappedLog:
     def _drain(self) -> None:
         kept = 0
         with self._path.open("wb") as log:
-            while chunk := self._pipe.read1(CHUNK):
+            while chunk := os.read(self._pipe.fileno(), CHUNK):
                 room = self._cap - kept
                 if len(chunk) > room:
                     self.truncated = True

@@ -1,0 +1,310 @@
+"""DockerSandbox: run a repro in a container through any Docker-API engine.
+
+Talks to `$DOCKER_HOST` (Docker Engine, or podman's Docker-compatible
+service) with the `docker` SDK, imported lazily so that the verifier starts
+without it. The image must already be present: we never pull (no registry
+is reachable on the machines this runs on, and a pull would make the run
+depend on the network); `scripts/build-image.sh` builds one locally. The
+image id actually used goes into the result (`image_digest`).
+
+The container: `network_mode="none"` (podman ignores `network_disabled`),
+read-only root, every capability dropped, `no-new-privileges`, user
+65534:65534, `pids_limit`, `mem_limit` (= memswap), `nano_cpus`, tmpfs
+`/tmp`; the same layout as bwrap (see `base.py`): bundle read-only at
+`/work/<name>`, inputs read-only under `/inputs`, params at
+`/repro/params.json`, and a host-side size-capped `/out`. GPUs are passed
+as device requests when `limits.gpus > 0`.
+
+Threat model: the container engine's isolation (namespaces, seccomp,
+cgroups) is the boundary; the bind mounts assume the engine runs on this
+host (a remote `DOCKER_HOST` cannot see our paths).
+
+Side effects: creates, starts, kills and removes one container per run;
+writes logs and outputs; uses and removes a temporary directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from verifier.errors import SandboxError
+from verifier.sandbox.base import (
+    OUT_DIR,
+    PARAMS_FILE,
+    SANDBOX_TMP,
+    STDERR_LOG,
+    STDOUT_LOG,
+    WORK_DIR,
+    Sandbox,
+    SandboxRequest,
+    SandboxResult,
+)
+from verifier.sandbox.bwrap import input_target
+from verifier.sandbox.cgroup import CGROUP_ROOT, read_int, read_keyed
+from verifier.sandbox.fingerprint import machine_facts
+from verifier.sandbox.supervise import area_full, export_outputs, output_area
+
+# The SDK ships no type information; these aliases name what we hold.
+DockerClient = Any
+Container = Any
+Image = Any
+
+CONTAINER_USER = 65534
+CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_IMAGE_ENV = "VERIFY_TEST_IMAGE"
+DEFAULT_IMAGE = "localhost/verify-repro:1"
+BUILD_HINT = "build it locally with scripts/build-image.sh --tag {image}"
+
+
+def _sdk() -> Any:
+    """The docker SDK, imported on first use: it is heavy and only this backend needs it."""
+    return importlib.import_module("docker")
+
+
+def default_image() -> str:
+    """The image used when a request names none ($VERIFY_TEST_IMAGE or the local default)."""
+    return os.environ.get(DEFAULT_IMAGE_ENV) or DEFAULT_IMAGE
+
+
+class _Watch:
+    """Poll a running container's host cgroup for peak memory, CPU and pids-limit hits.
+
+    podman removes the cgroup as the container exits, so the counters are
+    sampled while it runs; the peak is the last value seen.
+    """
+
+    def __init__(self, container_id: str):
+        self.dirs = {
+            c: CGROUP_ROOT / c / "libpod_parent" / f"libpod-{container_id}"
+            for c in ("memory", "pids", "cpuacct")
+        }
+        self.peak_kb: int | None = None
+        self.cpu_s: float | None = None
+        self.pids_hit = False
+
+    def sample(self) -> None:
+        peak = read_int(self.dirs["memory"] / "memory.max_usage_in_bytes")
+        if peak is not None:
+            self.peak_kb = max(self.peak_kb or 0, peak // 1024)
+        cpu = read_int(self.dirs["cpuacct"] / "cpuacct.usage")
+        if cpu is not None:
+            self.cpu_s = cpu / 1e9
+        if (read_keyed(self.dirs["pids"] / "pids.events", "max") or 0) > 0:
+            self.pids_hit = True
+
+
+class DockerSandbox(Sandbox):
+    """Sealed backend: a locally present image run by a Docker-API engine."""
+
+    name = "docker"
+    sealed = True
+
+    def __init__(self, base_url: str | None = None):
+        self.base_url = base_url or os.environ.get("DOCKER_HOST")
+        self._client: DockerClient | None = None
+        self._images: dict[str, dict[str, Any]] = {}
+
+    def client(self) -> DockerClient:
+        """A connected client. Raises `SandboxError` if the SDK or the engine is missing."""
+        if self._client is not None:
+            return self._client
+        try:
+            docker = _sdk()
+        except ImportError as e:
+            raise SandboxError("the docker Python SDK is not installed: pip install docker") from e
+        try:
+            client = (
+                docker.DockerClient(base_url=self.base_url, timeout=60)
+                if self.base_url else docker.from_env(timeout=60)
+            )
+            client.ping()
+        except docker.errors.DockerException as e:
+            where = self.base_url or "the default socket"
+            raise SandboxError(f"no Docker API at {where}: {e}; start an engine and set DOCKER_HOST") from e
+        self._client = client
+        return client
+
+    def available(self) -> str | None:
+        try:
+            self.client()
+        except SandboxError as e:
+            return e.diagnostics()
+        return None
+
+    def image(self, ref: str | None) -> Image:
+        """The local image for `ref`. Raises `SandboxError` (with a build hint) if absent."""
+        docker = _sdk()
+
+        ref = ref or default_image()
+        try:
+            return self.client().images.get(ref)
+        except docker.errors.ImageNotFound as e:
+            raise SandboxError(f"image {ref} is not present locally; " + BUILD_HINT.format(image=ref)) from e
+        except docker.errors.DockerException as e:
+            raise SandboxError(f"cannot inspect image {ref}: {e}") from e
+
+    def image_missing(self, ref: str | None) -> str | None:
+        """None when the image (default: `default_image()`) is present, else why not."""
+        try:
+            self.image(ref)
+        except SandboxError as e:
+            return e.diagnostics()
+        return None
+
+    def fingerprint(self, request: SandboxRequest | None = None) -> dict[str, Any]:
+        """Image digest (and repo digests), the image's OS, and the host's CPU/GPU; cached per image."""
+        ref = (request.image if request else None) or default_image()
+        if ref not in self._images:
+            img = self.image(ref)
+            self._images[ref] = {
+                "backend": self.name,
+                "image": ref,
+                "image_digest": img.id,
+                "repo_digests": sorted(img.attrs.get("RepoDigests") or []),
+                "image_os": f"{img.attrs.get('Os', '?')}/{img.attrs.get('Architecture', '?')}",
+                **machine_facts(),
+            }
+        return dict(self._images[ref])
+
+    def _create(self, request: SandboxRequest, image_id: str, private: Path, area: Path) -> Container:
+        docker = _sdk()
+
+        limits = request.limits
+        mounts = [
+            docker.types.Mount(f"{WORK_DIR}/{request.bundle_name}", str(request.bundle.resolve()),
+                               type="bind", read_only=True),
+            docker.types.Mount(PARAMS_FILE, str(private / "params.json"), type="bind", read_only=True),
+            docker.types.Mount(OUT_DIR, str(area), type="bind", read_only=False),
+        ]
+        for host_file, rel in request.inputs:
+            mounts.append(docker.types.Mount(input_target(rel), str(host_file.resolve()),
+                                             type="bind", read_only=True))
+        device_requests = (
+            [docker.types.DeviceRequest(count=limits.gpus, capabilities=[["gpu"]])]
+            if limits.gpus > 0 else None
+        )
+        return self.client().containers.create(
+            image_id, command=list(request.entrypoint), detach=True,
+            working_dir=f"{WORK_DIR}/{request.bundle_name}",
+            environment=request.environment(path=CONTAINER_PATH),
+            user=f"{CONTAINER_USER}:{CONTAINER_USER}", hostname="repro",
+            network_mode="none", read_only=True, cap_drop=["ALL"],
+            security_opt=["no-new-privileges"], pids_limit=limits.max_procs,
+            mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
+            nano_cpus=int(limits.cpus * 1e9),
+            tmpfs={SANDBOX_TMP: f"size={limits.memory_mb}m,mode=1777"},
+            mounts=mounts, device_requests=device_requests,
+        )
+
+    def run(self, request: SandboxRequest) -> SandboxResult:
+        """Run the request in a fresh container. Raises `SandboxError` if the engine fails."""
+        docker = _sdk()
+
+        image = self.image(request.image)
+        limits = request.limits
+        with tempfile.TemporaryDirectory(prefix="verify-docker-") as tmp, output_area(
+            limits.max_output_mb, owner_uid=CONTAINER_USER
+        ) as (area, mounted):
+            private = Path(tmp)
+            private.chmod(0o755)
+            (private / "params.json").write_bytes(request.params_json())
+            (private / "params.json").chmod(0o644)
+            try:
+                container = self._create(request, image.id, private, area)
+            except docker.errors.DockerException as e:
+                raise SandboxError(f"cannot create the container: {e}") from e
+            try:
+                facts = self._execute(container, request)
+            except docker.errors.DockerException as e:
+                raise SandboxError(f"container engine failed during the run: {e}") from e
+            finally:
+                with contextlib.suppress(docker.errors.DockerException):
+                    container.remove(force=True)
+            full = area_full(area, mounted, limits.max_output_mb)
+            export_outputs(area, request.out_dir)
+        if full and facts["limit"] is None:
+            facts["limit"] = "output"
+        return SandboxResult(
+            backend=self.name, sealed=self.sealed, image_digest=image.id, limits=limits, **facts
+        )
+
+    def _execute(self, container: Container, request: SandboxRequest) -> dict[str, Any]:
+        """Start, wait (killing on timeout), collect logs and state; the result's fields."""
+        limits = request.limits
+        watch = _Watch(container.id or "")
+        done = threading.Event()
+        waiter = threading.Thread(target=_wait_exit, args=(container, done), daemon=True)
+        started, t0 = datetime.now(UTC), time.monotonic()
+        container.start()
+        waiter.start()
+        timed_out = False
+        while not done.wait(0.02):
+            watch.sample()
+            if time.monotonic() - t0 > limits.timeout_s:
+                timed_out = True
+                container.kill()  # SIGKILL to the container: every process in it dies
+                done.wait(30)
+                break
+        ended, duration = datetime.now(UTC), time.monotonic() - t0
+        container.reload()
+        state = container.attrs.get("State", {})
+        code = int(state.get("ExitCode", -1))
+        request.log_dir.mkdir(parents=True, exist_ok=True)
+        out_trunc = _save_log(container, request.log_dir / STDOUT_LOG, limits.max_log_bytes, stdout=True)
+        err_trunc = _save_log(container, request.log_dir / STDERR_LOG, limits.max_log_bytes, stdout=False)
+        limit = "processes" if watch.pids_hit else None
+        if state.get("OOMKilled"):
+            limit = "memory"
+        # Docker's convention: 128 + n means "killed by signal n".
+        signal = code - 128 if code > 128 else None
+        return {
+            "exit_code": None if signal is not None else code, "signal": signal,
+            "timed_out": timed_out, "limit": limit, "started": started, "ended": ended,
+            "duration_s": duration, "peak_memory_kb": watch.peak_kb, "cpu_time_s": watch.cpu_s,
+            "stdout_path": request.log_dir / STDOUT_LOG, "stderr_path": request.log_dir / STDERR_LOG,
+            "stdout_truncated": out_trunc, "stderr_truncated": err_trunc,
+        }
+
+
+def _wait_exit(container: Container, done: threading.Event) -> None:
+    """Block until the container exits, then set `done`.
+
+    The SDK's HTTP read timeout would end a plain `wait()` on a long run,
+    so wait in bounded slices and retry while the container still exists.
+    """
+    docker = _sdk()
+    requests = importlib.import_module("requests")
+
+    while True:
+        try:
+            container.wait(timeout=30)
+            break
+        except requests.exceptions.RequestException:
+            continue
+        except docker.errors.DockerException:
+            break
+    done.set()
+
+
+def _save_log(container: Container, path: Path, cap: int, *, stdout: bool) -> bool:
+    """Write at most `cap` bytes of one stream to `path`; True if more was there."""
+    kept, truncated = 0, False
+    with path.open("wb") as log:
+        for chunk in container.logs(stdout=stdout, stderr=not stdout, stream=True, follow=False):
+            room = cap - kept
+            if len(chunk) > room:
+                truncated = True
+                log.write(chunk[: max(room, 0)])
+                break  # stop reading: the engine's copy goes with the container
+            log.write(chunk)
+            kept += len(chunk)
+    return truncated
+
