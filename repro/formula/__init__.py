@@ -1,0 +1,1 @@
+"""Formula repros: small computations of values a paper states, from the recipe they come from."""
