@@ -1,0 +1,582 @@
+"""The comparisons: from a computed value and a `Check` to pass, fail or inconclusive.
+
+`compare` is the one entry point. It never raises for a computed value,
+whatever JSON it is; it raises `IntakeError` only for a check that cannot be
+applied at all (a manifest defect that Gate 0 should have refused; see
+`validate_check`). The rules, with the reference being the reported value,
+or the other arm's computed value for a comparative claim (`check.against`,
+resolved by the caller and passed as `reference`):
+
+* `approx`: `|computed - reference| <= tolerance`, where the tolerance is
+  `max(rel_tol * |reference|, abs_tol, precision)` (`tolerance_of`);
+* `eq`: the same with no default tolerance: exact unless `abs_tol`,
+  `rel_tol` or `precision` is given;
+* `lt`, `le`, `gt`, `ge`: `computed <op> reference + margin`;
+* `between`: `low <= computed <= high` (no reference);
+* `trend`: the computed value is a series, one value per element of
+  `check.x`; it passes when Spearman's rho with `x` has the sign of
+  `direction` and `|rho| >= min_rho`. A flat series has no direction: fail.
+
+Values that are not numbers:
+
+* a NaN or infinite computed value (or sample, or series element) is a
+  **fail**: the repro produced an answer, and that answer does not match;
+  NaN or infinity never passes;
+* a missing value (`MISSING`, JSON null), a boolean, a string, an object or a
+  list where a number belongs is **inconclusive**: the repro did not say.
+
+Multi-seed claims (`check.samples`): the computed value is a list of per-seed
+values (and the reference may be the other arm's list). The statistic's
+percentile bootstrap interval must lie entirely in the passing region to
+pass, entirely outside it to fail; an interval that straddles an edge, or
+fewer than `min_seeds` samples, is inconclusive.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, Literal
+
+from verifier import stats
+from verifier.errors import IntakeError
+from verifier.models import Check, Reported
+
+Outcome = Literal["pass", "fail", "inconclusive"]
+
+
+class _Missing:
+    """The type of `MISSING`: a JSON Pointer that resolves to nothing."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+"""Pass as `computed` (or `reference`) when the evidence pointer resolves to nothing."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one comparison, with what it compared.
+
+    `reason` is one line in the contract's form, e.g. `computed 5e-05 matches
+    expected 5e-05 (tolerance=5.0%)`.
+    """
+
+    outcome: Outcome
+    reason: str
+    expected: Any
+    computed: Any
+    tolerance: str | None
+    interval: tuple[float, float] | None = None
+    statistic: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        """True only for `pass`."""
+        return self.outcome == "pass"
+
+
+def fmt(x: float) -> str:
+    """A number as reasons print it: up to 6 significant digits (`5e-05`, `0.41`, `1200`)."""
+    return format(x, ".6g")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_check(check: Check, reported: Reported | None) -> None:
+    """Refuse a check that cannot be applied, whatever the computed value.
+
+    `models.Check` validates each field; this adds the rules that span the
+    check and the reported value.
+
+    Raises `IntakeError` (field `check...`) if a check compares with a
+    reported value that is absent, combines fields that do not go together
+    (trend with samples, between or trend with `against`, precision with
+    `against`), or has a constant `x`.
+    """
+    op = check.op
+    has_value = reported is not None and reported.value is not None
+    if op in ("approx", "eq", "lt", "le", "gt", "ge") and check.against is None and not has_value:
+        raise IntakeError(
+            f"op '{op}' compares with reported.value, which is missing", field="check"
+        )
+    if op in ("between", "trend") and check.against is not None:
+        raise IntakeError(f"op '{op}' takes no 'against' evidence", field="check.against")
+    if check.precision and (check.against is not None or not has_value):
+        raise IntakeError(
+            "precision: true derives the tolerance from reported.value/text, "
+            "so it needs a reported value and no 'against'",
+            field="check.precision",
+        )
+    if op == "trend" and check.samples is not None:
+        raise IntakeError(
+            "op 'trend' judges one series; multi-seed trends (samples) are not supported",
+            field="check.samples",
+        )
+    if op == "trend" and check.x is not None and len(set(check.x)) < 2:
+        raise IntakeError("trend x values are all equal: there is no direction", field="check.x")
+
+
+# --------------------------------------------------------------------------- tolerance
+
+
+def precision_tolerance(reported: Reported) -> tuple[float, str]:
+    """Half a unit in the last printed digit of the reported value, and where it came from.
+
+    `5e-05` gives 5e-06, `77.3` gives 0.05, `1,200` gives 0.5. The digits are
+    read from `reported.text`; without a readable text they are read from the
+    shortest form of `reported.value` (an integral value as an integer), and
+    the source says `from value`.
+
+    Raises `ValueError` if `reported` has neither a readable text nor a value.
+    """
+    exponent = _last_digit_exponent(reported.text) if reported.text else None
+    source = "precision"
+    if exponent is None:
+        if reported.value is None:
+            raise ValueError("no reported text or value to take a precision from")
+        value = reported.value
+        shown = str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+        exponent = _last_digit_exponent(shown)
+        source = f"precision of {shown}, from value"  # no text: say so
+        assert exponent is not None  # a float's repr always parses
+    return float(Decimal(5) * Decimal(10) ** (exponent - 1)), source
+
+
+def _last_digit_exponent(text: str) -> int | None:
+    """The power of ten of the last printed digit of a number, or None if unreadable."""
+    cleaned = text.strip().replace("\u2212", "-").rstrip("%").strip()
+    for sep in (",", "_", " ", "\u2009", "\u202f"):
+        cleaned = cleaned.replace(sep, "")  # thousands separators
+    try:
+        number = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    exponent = number.as_tuple().exponent
+    return exponent if isinstance(exponent, int) and number.is_finite() else None
+
+
+def tolerance_of(
+    check: Check, reported: Reported | None, *, reference: float | None = None
+) -> float:
+    """The absolute tolerance of an approx/eq check: `max(rel_tol*|ref|, abs_tol, precision)`.
+
+    `reference` defaults to the reported value; `rel_tol` scales with it.
+    Zero when no tolerance is given (an exact `eq`).
+
+    Raises `ValueError` if `precision` is set and `reported` has no value.
+    """
+    ref = reference if reference is not None else (reported.value if reported else None)
+    parts = [check.abs_tol or 0.0]
+    if check.rel_tol is not None and ref is not None:
+        parts.append(check.rel_tol * abs(ref))
+    if check.precision:
+        if reported is None:
+            raise ValueError("precision: true needs a reported value")
+        parts.append(precision_tolerance(reported)[0])
+    return max(parts)
+
+
+def describe_tolerance(check: Check, reported: Reported | None) -> str | None:
+    """The human form of a check's tolerance: `5.0%`, `abs 0.01`, `max(5.0%, abs 0.01)`.
+
+    None for ops without a tolerance (lt/le/gt/ge/between/trend); `exact` for
+    an `eq` without one.
+    """
+    if check.op not in ("approx", "eq"):
+        return None
+    parts: list[str] = []
+    if check.rel_tol:
+        parts.append(_percent(check.rel_tol))
+    if check.abs_tol:
+        parts.append(f"abs {fmt(check.abs_tol)}")
+    if check.precision and reported is not None:
+        try:
+            amount, source = precision_tolerance(reported)
+            parts.append(f"±{fmt(amount)} {source}")
+        except ValueError:
+            parts.append("precision (no reported value)")
+    if not parts:
+        return "exact" if check.op == "eq" else "0"
+    return parts[0] if len(parts) == 1 else f"max({', '.join(parts)})"
+
+
+def _percent(rel: float) -> str:
+    # 0.07 * 100 is 7.000000000000001: round away the binary noise first.
+    pct = float(format(rel * 100, ".10g"))
+    return f"{pct:.1f}%" if round(pct, 1) == pct else f"{fmt(pct)}%"
+
+
+# --------------------------------------------------------------------------- regions
+
+
+@dataclass(frozen=True)
+class _Region:
+    """The set of passing values: an interval, each end open or closed."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, v: float) -> bool:
+        above = v > self.low if self.low_open else v >= self.low
+        below = v < self.high if self.high_open else v <= self.high
+        return above and below
+
+    def disjoint(self, lo: float, hi: float) -> bool:
+        """True if no value of [lo, hi] passes."""
+        left = hi < self.low or (hi == self.low and self.low_open)
+        right = lo > self.high or (lo == self.high and self.high_open)
+        return left or right
+
+    def edge_crossed(self, lo: float, hi: float) -> float:
+        """The edge an interval [lo, hi] straddles (the low edge if lo is outside)."""
+        return self.low if not self.contains(lo) else self.high
+
+
+_SYMBOL = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def _region(check: Check, reference: float, tol: float) -> _Region:
+    """The passing region of a non-trend op around a numeric reference."""
+    inf = math.inf
+    threshold = reference + check.margin
+    match check.op:
+        case "approx" | "eq":
+            return _Region(reference - tol, reference + tol)
+        case "between":
+            assert check.low is not None and check.high is not None  # models.Check ensures it
+            return _Region(check.low, check.high)
+        case "lt":
+            return _Region(-inf, threshold, low_open=True, high_open=True)
+        case "le":
+            return _Region(-inf, threshold, low_open=True)
+        case "gt":
+            return _Region(threshold, inf, low_open=True, high_open=True)
+        case "ge":
+            return _Region(threshold, inf, high_open=True)
+        case _:
+            raise AssertionError(f"no region for op {check.op!r}")
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _kind(value: object) -> str:
+    """What a non-number is, for a reason line."""
+    if value is MISSING:
+        return "missing"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean, not a number"
+    if isinstance(value, str):
+        return "a string, not a number"
+    if isinstance(value, list | tuple):
+        return "a list, not a number"
+    if isinstance(value, dict):
+        return "an object, not a number"
+    return f"a {type(value).__name__}, not a number"
+
+
+def _number(value: object) -> float | None:
+    """`value` as a float if it is an int or float (never a bool), else None.
+
+    An int too large for a float becomes infinite: it is a number, just not a finite one.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _non_finite(x: float) -> str:
+    return "NaN" if math.isnan(x) else "infinite"
+
+
+@dataclass(frozen=True)
+class _Bad:
+    """Why a value cannot be judged: a fail (non-finite) or inconclusive (not a number)."""
+
+    outcome: Outcome
+    why: str
+
+
+def _read_number(value: object, label: str) -> float | _Bad:
+    x = _number(value)
+    if x is None:
+        return _Bad("inconclusive", f"{label} is {_kind(value)}")
+    if not math.isfinite(x):
+        return _Bad("fail", f"{label} is {_non_finite(x)}")
+    return x
+
+
+def _read_series(value: object, label: str) -> list[float] | _Bad:
+    """A list of finite numbers, or why not.
+
+    A non-number anywhere makes the list inconclusive (nothing can be said);
+    otherwise a NaN or infinity anywhere makes it a fail.
+    """
+    if not isinstance(value, list | tuple):
+        kind = (
+            "a number" if _number(value) is not None else _kind(value).replace(", not a number", "")
+        )
+        return _Bad("inconclusive", f"{label} is {kind}, not a list of numbers")
+    out: list[float] = []
+    bad: list[_Bad] = []
+    for i, item in enumerate(value):
+        x = _read_number(item, f"{label}[{i}]")
+        if isinstance(x, _Bad):
+            bad.append(x)
+        else:
+            out.append(x)
+    if bad:
+        return next((b for b in bad if b.outcome == "inconclusive"), bad[0])
+    return out
+
+
+def _as_reference(bad: _Bad) -> _Bad:
+    # A broken reference (the other arm's NaN, a missing value) says nothing
+    # about the computed value: never a fail, always inconclusive.
+    return _Bad("inconclusive", bad.why)
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def compare(
+    check: Check,
+    *,
+    reported: Reported | None,
+    computed: Any,
+    reference: Any | None = None,
+    output: str | None = None,
+) -> CheckResult:
+    """Judge a computed value against the reference under a check.
+
+    `reference` replaces the reported value as the reference (comparative
+    claims: the other arm's computed value, a number or, for multi-seed
+    claims, a list of samples). `output` is the JSON Pointer the value was
+    read from, named in reasons (`computed value at /x is a string, ...`).
+    Pass `MISSING` when the pointer resolves to nothing.
+
+    Raises `IntakeError` only if the check itself cannot be applied
+    (`validate_check`); any computed value gives a `CheckResult`.
+    """
+    validate_check(check, reported)
+    label = f"computed value at {output}" if output else "computed value"
+    if check.op == "trend":
+        return _compare_trend(check, computed, label)
+    if check.samples is not None:
+        return _compare_samples(check, reported, computed, reference, label)
+    return _compare_scalar(check, reported, computed, reference, label)
+
+
+def _reference_of(check: Check, reported: Reported | None, reference: Any) -> Any:
+    if reference is not None:
+        return reference
+    return reported.value if reported is not None else MISSING
+
+
+def _ref_label(check: Check) -> str:
+    return "reference value (other arm)" if check.against is not None else "reference value"
+
+
+def _compare_scalar(
+    check: Check, reported: Reported | None, computed: Any, reference: Any, label: str
+) -> CheckResult:
+    tol_text = describe_tolerance(check, reported)
+    raw_ref = _reference_of(check, reported, reference)
+    expected = [check.low, check.high] if check.op == "between" else raw_ref
+    c = _read_number(computed, label)
+    if isinstance(c, _Bad):
+        return CheckResult(c.outcome, c.why, expected, computed, tol_text)
+    r = 0.0
+    if check.op != "between":
+        ref = _read_number(raw_ref, _ref_label(check))
+        if isinstance(ref, _Bad):
+            return CheckResult("inconclusive", _as_reference(ref).why, expected, computed, tol_text)
+        r = ref
+    tol = tolerance_of(check, reported, reference=r) if check.op in ("approx", "eq") else 0.0
+    ok = _region(check, r, tol).contains(c)
+    arm = check.against is not None
+    target = f"other arm {fmt(r)}" if arm else f"expected {fmt(r)}"
+    if check.op in _SYMBOL:
+        target = _threshold_text(r, check.margin, arm)
+    reason = f"computed {fmt(c)} {_verdict_phrase(check, ok, target, tol_text)}"
+    return CheckResult("pass" if ok else "fail", reason, expected, computed, tol_text)
+
+
+def _threshold_text(reference: float, margin: float, arm: bool) -> str:
+    """`0.55 (other arm)`, `0.55 + 0.02 (reported)`."""
+    text = fmt(reference)
+    if margin > 0:
+        text += f" + {fmt(margin)}"
+    elif margin < 0:
+        text += f" - {fmt(-margin)}"
+    return f"{text} ({'other arm' if arm else 'reported'})"
+
+
+def _verdict_phrase(check: Check, ok: bool, target: str, tol_text: str | None) -> str:
+    """What follows the computed value in a reason: `matches expected 5e-05 (tolerance=5.0%)`."""
+    match check.op:
+        case "approx":
+            return f"{'matches' if ok else 'does not match'} {target} (tolerance={tol_text})"
+        case "eq":
+            suffix = "" if tol_text == "exact" else f" (tolerance={tol_text})"
+            return f"{'equals' if ok else 'does not equal'} {target}{suffix}"
+        case "between":
+            bounds = f"[{fmt(check.low or 0.0)}, {fmt(check.high or 0.0)}]"
+            return f"is {'within' if ok else 'outside'} {bounds}"
+        case "lt" | "le" | "gt" | "ge":
+            sym = _SYMBOL[check.op]
+            return f"{sym} {target}" if ok else f"is not {sym} {target}"
+        case _:
+            raise AssertionError(f"no phrase for op {check.op!r}")
+
+
+def _compare_trend(check: Check, computed: Any, label: str) -> CheckResult:
+    assert check.x is not None and check.direction is not None  # models.Check ensures it
+    expected = {"direction": check.direction, "min_rho": check.min_rho}
+    series = _read_series(computed, f"{label} (series)")
+    if isinstance(series, _Bad):
+        return CheckResult(series.outcome, series.why, expected, computed, None)
+    if len(series) != len(check.x):
+        why = f"series has {len(series)} values for {len(check.x)} x values"
+        return CheckResult("inconclusive", why, expected, computed, None)
+    rho = stats.spearman(check.x, series)
+    if rho is None:
+        why = "series is flat: it has no direction (Spearman rho undefined)"
+        return CheckResult("fail", why, expected, computed, None)
+    sign = 1.0 if check.direction == "increasing" else -1.0
+    verb = "rises" if sign > 0 else "falls"
+    moves = "rises" if rho > 0 else "falls"
+    ok = rho * sign > 0 and abs(rho) >= check.min_rho
+    bound = fmt(sign * check.min_rho)
+    if ok:
+        why = f"series {verb} with x (Spearman rho={fmt(rho)} {'>=' if sign > 0 else '<='} {bound})"
+    elif rho * sign > 0:
+        why = f"series {verb} with x too weakly (Spearman rho={fmt(rho)}, needs |rho| >= {fmt(check.min_rho)})"
+    else:
+        why = f"series {moves} with x, the claim says it {verb} (Spearman rho={fmt(rho)})"
+    return CheckResult("pass" if ok else "fail", why, expected, computed, None, statistic=rho)
+
+
+@dataclass(frozen=True)
+class _Arms:
+    """The samples of a multi-seed claim, after reading: one arm, or two."""
+
+    values: list[float]
+    other: list[float] | None  # the other arm's samples (two-arm comparison)
+    reference: float  # the numeric reference of a one-arm comparison (0.0 for two arms)
+
+
+def _read_arms(
+    check: Check, reported: Reported | None, computed: Any, reference: Any, label: str
+) -> _Arms | _Bad:
+    assert check.samples is not None
+    need = check.samples.min_seeds
+    values = _read_series(computed, f"{label} (samples)")
+    if isinstance(values, _Bad):
+        return values
+    if len(values) < need:
+        return _Bad("inconclusive", f"{need} seeds needed, {len(values)} given")
+    if isinstance(reference, list | tuple):
+        other = _read_series(reference, "reference samples (other arm)")
+        if isinstance(other, _Bad):
+            return _as_reference(other)
+        if len(other) < need:
+            return _Bad(
+                "inconclusive", f"{need} seeds needed, {len(other)} given for the other arm"
+            )
+        return _Arms(values, other, 0.0)
+    if check.op == "between":
+        return _Arms(values, None, 0.0)
+    ref = _read_number(_reference_of(check, reported, reference), _ref_label(check))
+    return _as_reference(ref) if isinstance(ref, _Bad) else _Arms(values, None, ref)
+
+
+def _compare_samples(
+    check: Check, reported: Reported | None, computed: Any, reference: Any, label: str
+) -> CheckResult:
+    assert check.samples is not None
+    spec = check.samples
+    tol_text = describe_tolerance(check, reported)
+    expected = (
+        [check.low, check.high]
+        if check.op == "between"
+        else _reference_of(check, reported, reference)
+    )
+    arms = _read_arms(check, reported, computed, reference, label)
+    if isinstance(arms, _Bad):
+        return CheckResult(arms.outcome, arms.why, expected, computed, tol_text)
+    stat = stats.STATISTIC_FOR_NAME[spec.statistic]
+    value = stat(arms.values)
+    tol_ref = arms.reference
+    head = f"{spec.statistic} {fmt(value)} over {len(arms.values)} seeds"
+    if arms.other is not None:
+        tol_ref = stat(arms.other)
+        value -= tol_ref
+        head = f"{spec.statistic} difference {fmt(value)} over {len(arms.values)} vs {len(arms.other)} seeds"
+    lo, hi = stats.bootstrap_ci(
+        arms.values,
+        other=arms.other,
+        statistic=spec.statistic,
+        confidence=spec.confidence,
+        resamples=spec.resamples,
+    )
+    tol = tolerance_of(check, reported, reference=tol_ref) if check.op in ("approx", "eq") else 0.0
+    region = _region(check, arms.reference, tol)
+    target = _sample_target(check, arms)
+    ci = f"{fmt(spec.confidence * 100)}% CI [{fmt(lo)}, {fmt(hi)}]"
+    if region.contains(lo) and region.contains(hi):
+        outcome: Outcome = "pass"
+        reason = f"{head} ({ci}) {_verdict_phrase(check, True, target, tol_text)}"
+    elif region.disjoint(lo, hi):
+        outcome = "fail"
+        reason = f"{head} ({ci}) {_verdict_phrase(check, False, target, tol_text)}"
+    else:
+        outcome = "inconclusive"
+        reason = (
+            f"{head}: {ci} straddles {_edge_text(check, region, lo, hi, target, tol, tol_text)}"
+        )
+    return CheckResult(
+        outcome, reason, expected, computed, tol_text, interval=(lo, hi), statistic=value
+    )
+
+
+def _sample_target(check: Check, arms: _Arms) -> str:
+    """The reference as a reason names it, for one arm or two."""
+    two = arms.other is not None
+    if check.op in _SYMBOL:
+        return _threshold_text(
+            arms.reference if not two else 0.0, check.margin, check.against is not None or two
+        )
+    if two:
+        return "the other arm"
+    return f"{'other arm' if check.against is not None else 'expected'} {fmt(arms.reference)}"
+
+
+def _edge_text(
+    check: Check,
+    region: _Region,
+    lo: float,
+    hi: float,
+    target: str,
+    tol: float,
+    tol_text: str | None,
+) -> str:
+    """The edge an interval straddles, named: `0.5 (reported)`, `0.475, an edge of expected 0.5 ± 0.025 ...`."""
+    if check.op in _SYMBOL:
+        return target
+    edge = fmt(region.edge_crossed(lo, hi))
+    if check.op == "between":
+        return f"{edge}, an edge of [{fmt(region.low)}, {fmt(region.high)}]"
+    return f"{edge}, an edge of {target} ± {fmt(tol)} (tolerance={tol_text})"
