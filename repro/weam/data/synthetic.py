@@ -172,6 +172,9 @@ def _base_sentence(rng: random.Random, vocab: _Vocab, max_clauses: int) -> _Base
 def _linearise(sentence: _BaseSentence, level: int) -> list[tuple[str, int]]:
     """Base words of `sentence` in the word order of a level-`level` language, each with its
     position in the base linearisation (the source index of its gold link)."""
+    if level < 2:  # base order: a fast path, since half of all sentences need nothing more
+        words = _base_words(sentence)
+        return list(zip(words, range(len(words)), strict=True))
     # (1): number the base words in base order.
     pos = 0
     numbered: list[list[list[tuple[str, int]]]] = []  # clauses -> segments -> words
@@ -205,6 +208,17 @@ def _linearise(sentence: _BaseSentence, level: int) -> list[tuple[str, int]]:
         out.extend(w for seg in numbered[c] for w in seg)
     out.append((".", pos))
     return out
+
+
+def _base_words(sentence: _BaseSentence) -> list[str]:
+    words: list[str] = []
+    for c, clause in enumerate(sentence.clauses):
+        if c:
+            words.append(sentence.conjunctions[c - 1])
+        for _, seg in clause:
+            words.extend(seg)
+    words.append(".")
+    return words
 
 
 def _derive_lexicon(
