@@ -89,6 +89,7 @@ class _Watch:
         self.peak_kb: int | None = None
         self.cpu_s: float | None = None
         self.pids_hit = False
+        self.memory_hit = False
 
     def sample(self) -> None:
         peak = read_int(self.dirs["memory"] / "memory.max_usage_in_bytes")
@@ -99,6 +100,8 @@ class _Watch:
             self.cpu_s = cpu / 1e9
         if (read_keyed(self.dirs["pids"] / "pids.events", "max") or 0) > 0:
             self.pids_hit = True
+        if (read_keyed(self.dirs["memory"] / "memory.oom_control", "oom_kill") or 0) > 0:
+            self.memory_hit = True
 
 
 class DockerSandbox(Sandbox):
@@ -260,11 +263,13 @@ class DockerSandbox(Sandbox):
         request.log_dir.mkdir(parents=True, exist_ok=True)
         out_trunc = _save_log(container, request.log_dir / STDOUT_LOG, limits.max_log_bytes, stdout=True)
         err_trunc = _save_log(container, request.log_dir / STDERR_LOG, limits.max_log_bytes, stdout=False)
-        limit = "processes" if watch.pids_hit else None
-        if state.get("OOMKilled"):
-            limit = "memory"
         # Docker's convention: 128 + n means "killed by signal n".
         signal = code - 128 if code > 128 else None
+        limit = "processes" if watch.pids_hit else None
+        # podman does not set OOMKilled, and the cgroup vanishes with the
+        # container, so a SIGKILL we did not send is taken as the OOM killer's.
+        if state.get("OOMKilled") or watch.memory_hit or (signal == 9 and not timed_out):
+            limit = "memory"
         return {
             "exit_code": None if signal is not None else code, "signal": signal,
             "timed_out": timed_out, "limit": limit, "started": started, "ended": ended,
