@@ -31,6 +31,7 @@ from verifier.schemas import first_error
 from verifier.seal import StatCache, sha256_bytes, tree_digest
 
 _GLOBAL_CLAIM_ID = re.compile(r"^([^/]+)/([^/]+)$")
+_LOCATED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$")
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,10 @@ def build_model(model: type[PaperManifest], document: dict[str, Any], shown: str
         for part in error["loc"]:
             loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
         message = str(error["msg"]).removeprefix("Value error, ")
+        located = _LOCATED.match(message)
+        if located:  # a cross-field rule names its own field
+            loc = f"{loc}.{located.group(1)}" if loc else located.group(1)
+            message = located.group(2)
         raise IntakeError(message, file=shown, field=loc or None) from e
 
 
@@ -299,6 +304,13 @@ def seal_manifest(root: VerificationRoot, paper_id: str, *, cache: StatCache | N
     return changes
 
 
+def _apply_seals(document: Any, seals: dict[str, str], digests: dict[tuple[str, str], str]) -> None:
+    for repro in document.get("repros") or []:
+        repro["seal"] = seals[repro["id"]]
+        for item in repro.get("inputs") or []:
+            item["sha256"] = digests[(repro["id"], item["path"])]
+
+
 def _rewrite_round_trip(path: Path, seals: dict[str, str], digests: dict[tuple[str, str], str]) -> None:
     import io
     import os
@@ -308,19 +320,22 @@ def _rewrite_round_trip(path: Path, seals: dict[str, str], digests: dict[tuple[s
     from ruamel.yaml.util import load_yaml_guess_indent
 
     text = path.read_text(encoding="utf-8")
-    _, indent, block_seq_indent = load_yaml_guess_indent(text)
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096  # never re-wrap the author's long lines
-    # Keep the author's indentation of block sequences ("  - id:" vs "- id:").
-    yaml.indent(mapping=indent, sequence=indent, offset=block_seq_indent)
-    document = yaml.load(text)
-    for repro in document.get("repros") or []:
-        repro["seal"] = seals[repro["id"]]
-        for item in repro.get("inputs") or []:
-            item["sha256"] = digests[(repro["id"], item["path"])]
     buffer = io.StringIO()
-    yaml.dump(document, buffer)
+    if text.lstrip().startswith("{"):
+        # A JSON manifest stays JSON (it has no comments to keep); key order is kept.
+        document = json.loads(text)
+        _apply_seals(document, seals, digests)
+        buffer.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    else:
+        _, indent, block_seq_indent = load_yaml_guess_indent(text)
+        yaml = YAML(typ="rt")
+        yaml.preserve_quotes = True
+        yaml.width = 4096  # never re-wrap the author's long lines
+        # Keep the author's indentation of block sequences ("  - id:" vs "- id:").
+        yaml.indent(mapping=indent, sequence=indent, offset=block_seq_indent)
+        document = yaml.load(text)
+        _apply_seals(document, seals, digests)
+        yaml.dump(document, buffer)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

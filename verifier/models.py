@@ -310,21 +310,23 @@ class PaperManifest(Document):
 
     @model_validator(mode="after")
     def _ids_resolve(self) -> PaperManifest:
-        _unique([c.id for c in self.claims], "claim")
-        _unique([r.id for r in self.repros], "repro")
+        # Messages start with the field's path: there is no pydantic location for cross-field rules.
+        _unique([c.id for c in self.claims], "claims")
+        _unique([r.id for r in self.repros], "repros")
         known = {r.id for r in self.repros}
-        for claim in self.claims:
-            for ev in (claim.evidence, claim.check.against if claim.check else None):
+        for i, claim in enumerate(self.claims):
+            cited = [("evidence", claim.evidence), ("check.against", claim.check.against if claim.check else None)]
+            for where, ev in cited:
                 if ev is not None and ev.repro not in known:
-                    raise ValueError(f"claim {claim.id} cites unknown repro {ev.repro!r}")
+                    raise ValueError(f"claims[{i}].{where}.repro: unknown repro {ev.repro!r}")
         return self
 
 
-def _unique(ids: list[str], what: str) -> None:
+def _unique(ids: list[str], field: str) -> None:
     seen: set[str] = set()
-    for item in ids:
+    for i, item in enumerate(ids):
         if item in seen:
-            raise ValueError(f"duplicate {what} id {item!r}")
+            raise ValueError(f"{field}[{i}].id: duplicate id {item!r}")
         seen.add(item)
 
 

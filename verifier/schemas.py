@@ -83,6 +83,9 @@ def first_error(contract: str, document: Any) -> tuple[str, str] | None:
     if error is None:
         return None
     path = json_path(error)
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        missing = next(name for name in error.validator_value if name not in error.instance)
+        return (f"{path}.{missing}" if path != "(document)" else missing), "required field is missing"
     unknown = _unknown_fields(error)
     if unknown:
         # Name the offending field itself, not the object that holds it.
@@ -98,9 +101,32 @@ def _unknown_fields(error: ValidationError) -> list[str]:
     return sorted(str(k) for k in error.instance if k not in allowed)
 
 
+_JSON_TYPE_NAMES = {"string": "a string", "number": "a number", "integer": "an integer", "boolean": "a boolean",
+                    "array": "a list", "object": "a mapping", "null": "null"}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
 def _message(error: ValidationError) -> str:
-    if error.validator == "required":
-        return error.message.replace("is a required property", "is required")
+    if error.validator == "const":
+        return f"expected {error.validator_value!r}, got {error.instance!r}"
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        names = " or ".join(_JSON_TYPE_NAMES.get(w, w) for w in wanted)
+        return f"expected {names}, got {_json_type(error.instance)} ({error.instance!r})"
+    if error.validator == "anyOf":
+        types = [sub.get("type") for sub in error.validator_value if isinstance(sub, Mapping)]
+        if all(isinstance(t, str) for t in types):
+            names = " or ".join(_JSON_TYPE_NAMES.get(t, t) for t in types if isinstance(t, str))
+            return f"expected {names}, got {_json_type(error.instance)} ({error.instance!r})"
     return error.message
 
 

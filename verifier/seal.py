@@ -87,8 +87,9 @@ class StatCache:
     it only saves time, never changes an answer.
     """
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, racy_window_ns: int = RACY_WINDOW_NS) -> None:
         self._file = home / "statcache.sqlite3"
+        self._racy_window_ns = racy_window_ns
         self._entries: dict[str, tuple[int, int, int, int, str]] | None = None
         self._dirty: dict[str, tuple[int, int, int, int, str]] = {}
 
@@ -112,7 +113,7 @@ class StatCache:
         if hit is not None and hit[:4] == sig:
             return hit[4]
         value = sha256_file(path)
-        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_WINDOW_NS:
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) >= self._racy_window_ns:
             entry = (*sig, value)
             self._load()[key] = entry
             self._dirty[key] = entry
