@@ -47,11 +47,16 @@ SOURCE_LANG = "en"
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "django-parallel.jsonl"
 
 _PLACEHOLDER = re.compile(
-    r"%\([^)]*\)[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]"  # %(name)s, %(count)d
-    r"|%[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]"  # %s, %d, %.2f
+    r"%%"  # a literal percent sign: kept as "%" (see `_unplaceholder`)
+    r"|%\([^)]*\)[-#0+]*\d*(?:\.\d+)?[a-zA-Z]"  # %(name)s, %(count)d
+    r"|%[-#0+]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]"  # %s, %d, %.2f (no space flag: "% f" is prose)
     r"|\{[^{}\s]*\}"  # {0}, {name}, {}
     r"|<[^<>]+>"  # HTML tags such as <a href="...">, </b>
 )
+
+
+def _unplaceholder(match: re.Match[str]) -> str:
+    return "%" if match.group() == "%%" else " "
 
 
 def _char_class(predicate: object) -> str:
@@ -78,7 +83,7 @@ class CatalogFile:
 
 def tokenize(text: str) -> Sentence:
     """Placeholders and tags removed, then the basic Unicode tokenisation of the module notes."""
-    return tuple(_TOKEN.findall(_PLACEHOLDER.sub(" ", text)))
+    return tuple(_TOKEN.findall(_PLACEHOLDER.sub(_unplaceholder, text)))
 
 
 def django_root() -> Path:
