@@ -49,7 +49,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from verifier.errors import ChainError, IntakeError
+from verifier.manifests import load_manifest
 from verifier.models import PAPER_ID_PATTERN, CorrectionRecord, CorrectionType
+from verifier.root import VerificationRoot
 
 DIGEST_RE: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
 RECORD_NAME_RE: Final = re.compile(r"^(\d{4})\.yaml$")
@@ -525,7 +527,12 @@ def _next_record(
 
 
 def _check_claims(root: Path, paper_id: str, claims: Sequence[str]) -> None:
-    known = _claim_ids(root, paper_id)
+    """The claims exist in the manifest, which must pass intake (seals aside: sealing is `verify seal`'s job).
+
+    Raises `IntakeError` for an invalid manifest, an unknown or a repeated claim.
+    """
+    loaded = load_manifest(VerificationRoot.at(root), paper_id, check_seals=False)
+    known = {claim.id for claim in loaded.model.claims}
     unknown = [c for c in claims if c not in known]
     if unknown:
         raise IntakeError(f"unknown claim(s) of {paper_id}: {', '.join(unknown)}", field="claims")

@@ -8,10 +8,10 @@ chain is intact, 1 when it is broken, 2 for an unknown paper.
 
 from __future__ import annotations
 
-import importlib
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 import click
 
@@ -31,28 +31,29 @@ from verifier.corrections import (
     audit as audit_chain,
 )
 from verifier.errors import EXIT_REFUTED, UsageError
-from verifier.models import Verdict
 
 
-class _VerdictSource(Protocol):
-    def last_verdict(self, claim: str) -> Verdict | None: ...
+@contextlib.contextmanager
+def ledger_verdict_times(home: Path) -> Iterator[VerdictTimeLookup]:
+    """`last_verdict_time` backed by the ledger under `home`, open for the `with` block.
 
+    With no ledger yet, no claim has a verdict (every corrected claim is stale).
 
-def ledger_verdict_times(home: Path) -> VerdictTimeLookup:
-    """`last_verdict_time` backed by the ledger under `home` (no ledger yet: no verdicts).
-
-    Side effects: none when `home` does not exist (the ledger is not created just to be read).
+    Raises `LedgerError` if the ledger is unreadable.
+    Side effects: none when there is no ledger (it is not created just to be read).
     """
-    if not home.is_dir():
-        return lambda _claim: None
-    # Imported by name: the ledger is optional for this command and loads SQLite.
-    ledger: _VerdictSource = importlib.import_module("verifier.ledger").Ledger.open(home)
+    from verifier.ledger import DB_NAME, Ledger  # lazy: SQLite is not needed to audit a chain
 
-    def lookup(claim: str) -> datetime | None:
-        verdict = ledger.last_verdict(claim)
-        return verdict_time_from_iso(verdict.evaluated) if verdict is not None else None
+    if not (home / DB_NAME).is_file():
+        yield lambda _claim: None
+        return
+    with Ledger.open(home) as ledger:
 
-    return lookup
+        def lookup(claim: str) -> datetime | None:
+            verdict = ledger.last_verdict(claim)
+            return verdict_time_from_iso(verdict.evaluated) if verdict is not None else None
+
+        yield lookup
 
 
 def _resolve_before(root: Path, paper_id: str, before: str | None, unchanged: bool) -> str | None:
@@ -128,7 +129,8 @@ def correct(
 @click.pass_obj
 def audit(app: AppContext, paper_id: str, as_json: bool) -> None:
     """Check PAPER_ID's correction chain and manifest; list claims to verify again."""
-    report = audit_chain(app.root, paper_id, last_verdict_time=ledger_verdict_times(app.home))
+    with ledger_verdict_times(app.home) as last_verdict_time:
+        report = audit_chain(app.root, paper_id, last_verdict_time=last_verdict_time)
     if as_json:
         emit_json(report.to_json())
     else:
