@@ -1,0 +1,184 @@
+"""Backends without hostility: registry, auto selection, argv, fingerprint, supervision."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from verifier.errors import SandboxError, SandboxUnavailableError, UsageError
+from verifier.sandbox import BACKEND_FOR_NAME, judge_outcome, select_backend
+from verifier.sandbox import fingerprint as fp
+from verifier.sandbox.base import Limits, SandboxRequest
+from verifier.sandbox.bwrap import BwrapSandbox, bwrap_argv, input_target, python_prefixes
+from verifier.sandbox.docker import DockerSandbox
+from verifier.sandbox.process import UnsafeProcessSandbox
+from verifier.sandbox.supervise import CappedLog, export_outputs
+
+MakeRequest = Callable[..., SandboxRequest]
+
+
+class TestLimits:
+    def test_from_mapping_keeps_known_keys(self) -> None:
+        limits = Limits.from_mapping({"timeout_s": 60, "memory_mb": 1024, "cpus": 2, "gpus": 0, "x": 1})
+        assert limits == Limits(timeout_s=60, memory_mb=1024, cpus=2, gpus=0)
+
+    def test_from_none_is_default(self) -> None:
+        assert Limits.from_mapping(None) == Limits()
+
+
+class TestRegistry:
+    def test_names(self) -> None:
+        assert BACKEND_FOR_NAME == {
+            "bwrap": BwrapSandbox, "docker": DockerSandbox, "process": UnsafeProcessSandbox,
+        }
+        assert [cls.sealed for cls in BACKEND_FOR_NAME.values()] == [True, True, False]
+
+    def test_unknown_name(self) -> None:
+        with pytest.raises(UsageError, match="unknown sandbox backend 'lxc'"):
+            select_backend("lxc")
+
+    def test_process_is_explicit(self) -> None:
+        assert isinstance(select_backend("process"), UnsafeProcessSandbox)
+
+    def test_auto_without_sealed_backend_says_how(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(BwrapSandbox, "available", lambda self: "bwrap missing")
+        monkeypatch.setattr(DockerSandbox, "available", lambda self: "no engine")
+        with pytest.raises(SandboxUnavailableError) as info:
+            select_backend("auto")
+        line = info.value.diagnostics()
+        assert "\n" not in line
+        assert "install bubblewrap" in line and "DOCKER_HOST" in line and "--backend process" in line
+        assert info.value.exit_status == 3
+
+    def test_auto_falls_back_to_docker_only_with_the_image(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(BwrapSandbox, "available", lambda self: "bwrap missing")
+        monkeypatch.setattr(DockerSandbox, "available", lambda self: None)
+        monkeypatch.setattr(DockerSandbox, "image_missing", lambda self, ref: None)
+        assert isinstance(select_backend("auto", image="x:1"), DockerSandbox)
+        monkeypatch.setattr(DockerSandbox, "image_missing", lambda self, ref: f"image {ref} absent")
+        with pytest.raises(SandboxUnavailableError, match="image x:1 absent"):
+            select_backend("auto", image="x:1")
+
+    def test_named_backend_unavailable(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(BwrapSandbox, "available", lambda self: "bwrap missing")
+        with pytest.raises(SandboxUnavailableError, match="bwrap is unavailable: bwrap missing"):
+            select_backend("bwrap")
+
+
+class TestBwrapArgv:
+    def test_isolation_flags_and_layout(self, make_request: MakeRequest, tmp_path: Path) -> None:
+        argv = bwrap_argv(make_request("pass"), tmp_path, tmp_path / "area")
+        for flag in ("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                     "--die-with-parent", "--new-session"):
+            assert flag in argv
+        assert argv[argv.index("--cap-drop") + 1] == "ALL"
+        assert argv[argv.index("--chdir") + 1] == "/work/pkg"
+        assert argv[-4:] == ["--", "python", "-m", "pkg.main"]
+        assert argv[-8:-4] == ["--remount-ro", "/dev", "--remount-ro", "/"]
+
+    def test_binds_only_the_interpreter_prefix_of_home(self, make_request: MakeRequest, tmp_path: Path) -> None:
+        argv = bwrap_argv(make_request("pass"), tmp_path, tmp_path / "area")
+        home = str(Path.home())
+        sources = [argv[i + 1] for i, a in enumerate(argv) if a in ("--ro-bind", "--bind", "--ro-bind-try")]
+        assert home not in sources
+        under_home = [s for s in sources if s.startswith(home + "/")]
+        assert all(any(s.startswith(p) for p in python_prefixes()) for s in under_home)
+        assert "/" not in sources
+
+    @pytest.mark.parametrize("rel", ["/etc/passwd", "../x", "a/../../x", ""])
+    def test_input_paths_that_escape_are_refused(self, rel: str) -> None:
+        with pytest.raises(SandboxError, match="must be relative"):
+            input_target(rel)
+
+    def test_input_target(self) -> None:
+        assert input_target("data/x.tsv") == "/inputs/data/x.tsv"
+
+
+class TestFingerprint:
+    def test_cached_and_cheap(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("VERIFY_CACHE_DIR", str(tmp_path))
+        fp.host_facts.cache_clear()
+        first = UnsafeProcessSandbox().fingerprint()
+        assert list(tmp_path.glob("fingerprint-*.json"))
+        t0 = time.perf_counter()
+        for _ in range(100):
+            again = UnsafeProcessSandbox().fingerprint()
+        assert (time.perf_counter() - t0) / 100 < 0.001
+        assert again == first
+        fp.host_facts.cache_clear()
+        t0 = time.perf_counter()
+        assert UnsafeProcessSandbox().fingerprint() == first  # from the disk cache
+        assert time.perf_counter() - t0 < 0.05
+
+    def test_fields(self) -> None:
+        facts = BwrapSandbox().fingerprint()
+        assert facts["backend"] == "bwrap"
+        assert facts["interpreter"]["path"] == sys.executable
+        assert facts["packages"]["digest"].startswith("sha256:")
+        assert {"os", "cpu", "gpus"} <= set(facts)
+
+    def test_packages_digest_is_stable(self) -> None:
+        assert fp.packages_digest() == fp.packages_digest()
+
+
+class TestSupervision:
+    def test_capped_log_drains_past_the_cap(self, tmp_path: Path) -> None:
+        read, write = os.pipe()
+        with os.fdopen(write, "wb") as w:
+            w.write(b"a" * 5000)
+        log = CappedLog(open(read, "rb"), tmp_path / "log", 1000)
+        log.join(5)
+        assert log.truncated
+        assert (tmp_path / "log").read_bytes() == b"a" * 1000
+
+    def test_export_keeps_links_as_links(self, tmp_path: Path) -> None:
+        area, out = tmp_path / "area", tmp_path / "out"
+        (area / "d").mkdir(parents=True)
+        (area / "d" / "f").write_text("x")
+        (area / "l").symlink_to("/etc/passwd")
+        (area / "dl").symlink_to("/etc")
+        export_outputs(area, out)
+        assert (out / "d" / "f").read_text() == "x"
+        assert (out / "l").is_symlink() and (out / "dl").is_symlink()
+
+
+class TestProcessBackend:
+    def test_runs_with_contract_environment(self, make_request: MakeRequest) -> None:
+        request = make_request(
+            "import json, os\n"
+            "p = json.load(open(os.environ['REPRO_PARAMS']))\n"
+            "json.dump({'k': p['k'], 'seed': os.environ['REPRO_SEED'], 'env': sorted(os.environ)},"
+            " open(os.path.join(os.environ['REPRO_OUT'], 'results.json'), 'w'))\n"
+        )
+        result = UnsafeProcessSandbox().run(request)
+        outcome = judge_outcome(result, request.out_dir)
+        assert outcome.status == "ok", result.stderr_path.read_text()
+        assert result.sealed is False
+        assert outcome.results is not None
+        assert outcome.results["k"] == 2 and outcome.results["seed"] == "11"
+        assert "VERIFY_CACHE_DIR" not in outcome.results["env"]
+
+    def test_timeout(self, make_request: MakeRequest) -> None:
+        request = make_request("import time\ntime.sleep(60)\n", limits=Limits(timeout_s=0.5))
+        result = UnsafeProcessSandbox().run(request)
+        assert result.timed_out
+        assert result.duration_s < 5
+        assert judge_outcome(result, request.out_dir).status == "timeout"
+
+    def test_no_cgroup_left_behind(self, make_request: MakeRequest) -> None:
+        request = make_request("pass\n")
+        UnsafeProcessSandbox().run(request)
+        leftovers = list(Path("/sys/fs/cgroup").glob("*/**/verify-*")) if os.geteuid() == 0 else []
+        assert leftovers == []
+
+
+def test_params_json_is_canonical(make_request: MakeRequest) -> None:
+    request = make_request("pass", params={"b": 1, "a": 2})
+    assert json.loads(request.params_json()) == {"a": 2, "b": 1}
+    assert request.params_json().index(b'"a"') < request.params_json().index(b'"b"')
