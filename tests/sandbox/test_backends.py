@@ -34,9 +34,8 @@ class TestLimits:
 
 class TestRegistry:
     def test_names(self) -> None:
-        assert BACKEND_FOR_NAME == {
-            "bwrap": BwrapSandbox, "docker": DockerSandbox, "process": UnsafeProcessSandbox,
-        }
+        expected = {"bwrap": BwrapSandbox, "docker": DockerSandbox, "process": UnsafeProcessSandbox}
+        assert expected == BACKEND_FOR_NAME
         assert [cls.sealed for cls in BACKEND_FOR_NAME.values()] == [True, True, False]
 
     def test_unknown_name(self) -> None:
@@ -132,8 +131,9 @@ class TestSupervision:
         read, write = os.pipe()
         with os.fdopen(write, "wb") as w:
             w.write(b"a" * 5000)
-        log = CappedLog(open(read, "rb"), tmp_path / "log", 1000)
-        log.join(5)
+        with open(read, "rb") as pipe:
+            log = CappedLog(pipe, tmp_path / "log", 1000)
+            log.join(5)
         assert log.truncated
         assert (tmp_path / "log").read_bytes() == b"a" * 1000
 
