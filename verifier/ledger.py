@@ -1,0 +1,616 @@
+"""The run ledger: an append-only, hash-chained SQLite store, and the artifact store.
+
+Layout under `home` (`<root>/.verify/` or `$VERIFY_HOME`; the caller decides):
+
+```
+ledger.sqlite3                  SQLite, WAL mode
+artifacts/sha256/<2 hex>/<62 hex>  content-addressed objects, read-only
+artifacts/tmp/                  writes in progress (never under a digest)
+```
+
+Every record, run or verdict, is one row of `entries`: its RFC 8785
+canonical JSON (`body`), the hash of the entry before it and its own hash,
+
+    entry_hash = sha256(0x00 || prev_hash || body)
+
+with `prev_hash` the 32 zero bytes for the first entry, and the leaf prefix
+0x00 for domain separation (as in sigstore's `_internal/merkle.py`). The head
+(count and last hash) is kept in `meta` in the same transaction, so a
+deleted tail is caught too; `runs` and `verdicts` are indexes into `entries`
+that `verify_chain` checks against the bodies they point to.
+
+Threat model: the chain catches accidental damage and naive edits (a changed
+status, a dropped run, reordered rows). Whoever can write the file can
+rewrite the whole chain; anchoring the head outside the ledger (a signed
+attestation, `verifier.attest`) is what closes that, and is out of scope
+here. See https://www.sqlite.org/wal.html for the durability model: with
+`synchronous=NORMAL` in WAL mode a commit survives the process being killed
+(SIGKILL) and the database survives power loss, at worst losing the last
+commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from verifier.canonical import canonical, split_digest
+from verifier.errors import LedgerError
+from verifier.models import RunRecord, Verdict
+
+SCHEMA_VERSION = 1
+DB_NAME = "ledger.sqlite3"
+BUSY_TIMEOUT_MS = 30_000
+GENESIS = bytes(32)
+LEAF_PREFIX = b"\x00"
+_CHUNK = 1 << 20  # streaming buffer for put_file
+_STALE_TMP_S = 24 * 3600  # a temp file this old belongs to a writer that died
+_IN_CHUNK = 500  # keys per `IN (...)` query, well under SQLite's variable limit
+
+Kind = Literal["run", "verdict"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('run', 'verdict')),
+    body TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    entry_hash TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE REFERENCES entries(seq),
+    key TEXT NOT NULL,
+    paper TEXT NOT NULL,
+    repro TEXT NOT NULL,
+    status TEXT NOT NULL,
+    ended TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_key ON runs (key, status, seq);
+CREATE INDEX IF NOT EXISTS runs_by_paper ON runs (paper, seq);
+CREATE TABLE IF NOT EXISTS verdicts (
+    seq INTEGER PRIMARY KEY REFERENCES entries(seq),
+    claim TEXT NOT NULL,
+    status TEXT NOT NULL,
+    evaluated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verdicts_by_claim ON verdicts (claim, seq);
+CREATE INDEX IF NOT EXISTS verdicts_by_claim_status ON verdicts (claim, status, seq);
+"""
+
+
+def entry_hash(prev_hash: bytes, body: bytes) -> bytes:
+    """`sha256(0x00 || prev_hash || body)`: the hash of one ledger entry."""
+    return hashlib.sha256(LEAF_PREFIX + prev_hash + body).digest()
+
+
+def _body_of(record: RunRecord | Verdict) -> bytes:
+    """The canonical bytes a record is stored and hashed as.
+
+    Pydantic writes NaN and infinity as null; an integer beyond I-JSON's
+    range (which RFC 8785 refuses) is stored as the float JSON reads it as.
+
+    Raises `LedgerError` if the record has no canonical JSON form.
+    """
+    value = json.loads(record.model_dump_json())
+    try:
+        return canonical(value)
+    except ValueError:
+        try:
+            return canonical(_ijson(value))
+        except ValueError as e:
+            raise LedgerError(f"cannot store {type(record).__name__}: {e}") from e
+
+
+def _ijson(value: Any) -> Any:
+    """`value` with out-of-range integers turned into floats, or strings if not even that fits."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) >= 2**53:
+        try:
+            return float(value)
+        except OverflowError:
+            return str(value)
+    if isinstance(value, list):
+        return [_ijson(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _ijson(v) for k, v in value.items()}
+    return value
+
+
+class Ledger:
+    """Runs, verdicts and artifacts of one verification root.
+
+    Use `Ledger.open(home)`, as a context manager or with `close()`. One
+    connection per `Ledger`; not for sharing between threads. Any number of
+    processes may open the same home at once: appends take SQLite's write
+    lock (`BEGIN IMMEDIATE`) before they read the chain's head, so two
+    writers serialize rather than fork the chain.
+    """
+
+    def __init__(self, home: Path, conn: sqlite3.Connection) -> None:
+        """Wrap an open connection; use `Ledger.open`."""
+        self.home = home
+        self.artifacts = home / "artifacts"
+        self._conn = conn
+
+    # ----------------------------------------------------------------- open / close
+
+    @classmethod
+    def open(cls, home: Path) -> Ledger:
+        """Open (creating if needed) the ledger under `home`.
+
+        Raises `LedgerError` if the directory or database cannot be created
+        or read, or the schema is newer than this version knows.
+
+        Side effects: creates `home`, `artifacts/` and `ledger.sqlite3`
+        (WAL mode, schema) on first use; removes temp files of writers that
+        died more than a day ago.
+        """
+        try:
+            (home / "artifacts" / "tmp").mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                home / DB_NAME,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                cached_statements=64,
+            )
+        except (OSError, sqlite3.Error) as e:
+            raise LedgerError(f"cannot open the ledger at {home}: {e}") from e
+        ledger = cls(home, conn)
+        try:
+            ledger._prepare()
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise LedgerError(f"ledger at {home / DB_NAME} is unreadable: {e}") from e
+        except LedgerError:
+            conn.close()
+            raise
+        return ledger
+
+    def _prepare(self) -> None:
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # NORMAL is durable across a killed process in WAL mode; FULL would
+        # add an fsync per commit for power-loss durability only.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            self._sweep_tmp()
+            return  # the fast path: no write lock on an existing ledger
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"ledger schema {version} is newer than this verify ({SCHEMA_VERSION})"
+            )
+        conn.execute("PRAGMA journal_mode = WAL")  # persistent: set once, at creation
+        with self._write():
+            if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                # executescript() would COMMIT first: run the statements one by one.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._sweep_tmp()
+
+    def _sweep_tmp(self) -> None:
+        now = time.time()
+        for tmp in (self.artifacts / "tmp").iterdir():
+            with contextlib.suppress(OSError):
+                if now - tmp.stat().st_mtime > _STALE_TMP_S:
+                    tmp.unlink()
+
+    def close(self) -> None:
+        """Close the connection. Side effects: may checkpoint the WAL into the database."""
+        self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, holding the write lock from its start.
+
+        Raises `LedgerError` if the lock cannot be had within the busy timeout.
+        """
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise LedgerError(f"ledger is locked: {e}") from e
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # ----------------------------------------------------------------- appends
+
+    def _append(self, conn: sqlite3.Connection, kind: Kind, body: bytes) -> int:
+        """Append one entry inside an open write transaction; return its seq."""
+        row = conn.execute(
+            "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        seq, prev = (row[0] + 1, bytes.fromhex(row[1])) if row else (1, GENESIS)
+        digest = entry_hash(prev, body).hex()
+        conn.execute(
+            "INSERT INTO entries (seq, kind, body, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?)",
+            (seq, kind, body.decode(), prev.hex(), digest),
+        )
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (f"{seq}:{digest}",))
+        return seq
+
+    def add_run(self, record: RunRecord) -> None:
+        """Append a run record, in one transaction; a no-op if that run id is already there.
+
+        Raises `LedgerError` if another run with the same id but different
+        content is recorded, or the ledger is locked past the busy timeout.
+
+        Side effects: one entry in `entries` and one row in `runs`.
+        """
+        body = _body_of(record)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT e.body FROM runs r JOIN entries e ON e.seq = r.seq WHERE r.id = ?",
+                (record.id,),
+            ).fetchone()
+            if row is not None:
+                if row[0].encode() != body:
+                    raise LedgerError(f"run {record.id} is already recorded with different content")
+                return
+            seq = self._append(conn, "run", body)
+            conn.execute(
+                "INSERT INTO runs (id, seq, key, paper, repro, status, ended) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.id,
+                    seq,
+                    record.key,
+                    record.paper,
+                    record.repro,
+                    record.status,
+                    record.ended,
+                ),
+            )
+
+    def add_verdict(self, verdict: Verdict) -> None:
+        """Append one verdict. Side effects: one entry and one `verdicts` row.
+
+        Raises `LedgerError` as `add_verdicts` does.
+        """
+        self.add_verdicts([verdict])
+
+    def add_verdicts(self, verdicts: Iterable[Verdict]) -> None:
+        """Append verdicts in one transaction (one commit for a whole `verify ci`).
+
+        Raises `LedgerError` if a verdict has no canonical JSON form, or the
+        ledger is locked past the busy timeout.
+
+        Side effects: one entry and one `verdicts` row per verdict.
+        """
+        items = [(v, _body_of(v)) for v in verdicts]
+        if not items:
+            return
+        with self._write() as conn:
+            for verdict, body in items:
+                seq = self._append(conn, "verdict", body)
+                conn.execute(
+                    "INSERT INTO verdicts (seq, claim, status, evaluated) VALUES (?, ?, ?, ?)",
+                    (seq, verdict.claim, verdict.status, verdict.evaluated),
+                )
+
+    # ----------------------------------------------------------------- lookups
+
+    def find_run(self, key: str) -> RunRecord | None:
+        """The latest run with this run key whose status is `ok`, or None.
+
+        Raises `LedgerError` if the stored record no longer parses.
+        """
+        row = self._conn.execute(
+            "SELECT e.body FROM runs r JOIN entries e ON e.seq = r.seq"
+            " WHERE r.key = ? AND r.status = 'ok' ORDER BY r.seq DESC LIMIT 1",
+            (key,),
+        ).fetchone()
+        return _parse_run(row[0]) if row else None
+
+    def find_runs(self, keys: Iterable[str]) -> dict[str, RunRecord]:
+        """`find_run` for many keys at once: key -> latest ok run; keys without one are absent.
+
+        Raises `LedgerError` if a stored record no longer parses.
+        """
+        bodies = self._latest(
+            "SELECT m.key, e.body FROM entries e JOIN (SELECT key, MAX(seq) AS seq FROM runs"
+            " WHERE status = 'ok' AND key IN ({marks}) GROUP BY key) m ON e.seq = m.seq",
+            keys,
+        )
+        return {key: _parse_run(body) for key, body in bodies.items()}
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run with this id, whatever its status, or None.
+
+        Raises `LedgerError` if the stored record no longer parses.
+        """
+        row = self._conn.execute(
+            "SELECT e.body FROM runs r JOIN entries e ON e.seq = r.seq WHERE r.id = ?", (run_id,)
+        ).fetchone()
+        return _parse_run(row[0]) if row else None
+
+    def runs_for(self, paper: str | None = None) -> list[RunRecord]:
+        """Every run, or every run of one paper, oldest first.
+
+        Raises `LedgerError` if a stored record no longer parses.
+        """
+        sql = "SELECT e.body FROM runs r JOIN entries e ON e.seq = r.seq"
+        args: tuple[str, ...] = ()
+        if paper is not None:
+            sql, args = sql + " WHERE r.paper = ?", (paper,)
+        return [_parse_run(body) for (body,) in self._conn.execute(sql + " ORDER BY r.seq", args)]
+
+    def last_verdict(self, claim: str) -> Verdict | None:
+        """The newest verdict of a claim (`<paper>/<claim>`), or None.
+
+        Raises `LedgerError` if the stored record no longer parses.
+        """
+        history = self.verdict_history(claim, limit=1)
+        return history[0] if history else None
+
+    def last_passed(self, claim: str) -> Verdict | None:
+        """The newest `verified` verdict of a claim, or None: "when did it last pass".
+
+        Raises `LedgerError` if the stored record no longer parses.
+        """
+        row = self._conn.execute(
+            "SELECT e.body FROM verdicts v JOIN entries e ON e.seq = v.seq"
+            " WHERE v.claim = ? AND v.status = 'verified' ORDER BY v.seq DESC LIMIT 1",
+            (claim,),
+        ).fetchone()
+        return _parse_verdict(row[0]) if row else None
+
+    def verdict_history(self, claim: str, limit: int | None = None) -> list[Verdict]:
+        """A claim's verdicts, newest first; at most `limit` of them.
+
+        Raises `LedgerError` if a stored record no longer parses.
+        """
+        rows = self._conn.execute(
+            "SELECT e.body FROM verdicts v JOIN entries e ON e.seq = v.seq"
+            " WHERE v.claim = ? ORDER BY v.seq DESC LIMIT ?",
+            (claim, -1 if limit is None else limit),
+        )
+        return [_parse_verdict(body) for (body,) in rows]
+
+    def last_verdicts(self, claims: Iterable[str]) -> dict[str, Verdict]:
+        """`last_verdict` for many claims at once: claim -> newest verdict.
+
+        Raises `LedgerError` if a stored record no longer parses.
+        """
+        bodies = self._latest(
+            "SELECT m.claim, e.body FROM entries e JOIN (SELECT claim, MAX(seq) AS seq FROM verdicts"
+            " WHERE claim IN ({marks}) GROUP BY claim) m ON e.seq = m.seq",
+            claims,
+        )
+        return {claim: _parse_verdict(body) for claim, body in bodies.items()}
+
+    def _latest(self, sql: str, names: Iterable[str]) -> dict[str, str]:
+        """Run a `name, body` query over `names` in chunks (`{marks}` is the placeholder list)."""
+        wanted = list(dict.fromkeys(names))
+        found: dict[str, str] = {}
+        for i in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[i : i + _IN_CHUNK]
+            found.update(self._conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk))
+        return found
+
+    # ----------------------------------------------------------------- artifacts
+
+    def artifact_path(self, digest: str) -> Path:
+        """Where the object with this digest lives (whether or not it exists).
+
+        Raises `LedgerError` if `digest` is not `sha256:<64 hex>`.
+        """
+        try:
+            hexpart = split_digest(digest)
+        except ValueError as e:
+            raise LedgerError(str(e)) from e
+        return self.artifacts / "sha256" / hexpart[:2] / hexpart[2:]
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store bytes; return their digest `sha256:<hex>`.
+
+        Raises `LedgerError` if the object cannot be written.
+
+        Side effects: writes the object atomically (temp file, fsync,
+        rename), so a reader or a killed writer never sees a partial object.
+        """
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if self._present(digest, len(data)):
+            return digest
+        tmp: str | None = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.artifacts / "tmp", prefix="put-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            self._publish(Path(tmp), digest)
+        except OSError as e:
+            _discard(tmp)
+            raise LedgerError(f"cannot store artifact {digest}: {e}") from e
+        return digest
+
+    def put_file(self, path: Path) -> str:
+        """Store a file's bytes, streaming; return their digest.
+
+        Raises `LedgerError` if the file cannot be read or the object written.
+
+        Side effects: as `put_bytes`; the file is copied once, into a temp
+        file that is hashed as it is written and then renamed.
+        """
+        tmp: str | None = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.artifacts / "tmp", prefix="put-")
+            h = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+                buf = bytearray(_CHUNK)
+                view = memoryview(buf)
+                while n := src.readinto(buf):
+                    h.update(view[:n])
+                    out.write(view[:n])
+                out.flush()
+                os.fsync(out.fileno())
+            digest = "sha256:" + h.hexdigest()
+            if self._present(digest, os.path.getsize(tmp)):
+                _discard(tmp)
+            else:
+                self._publish(Path(tmp), digest)
+            return digest
+        except OSError as e:
+            _discard(tmp)
+            raise LedgerError(f"cannot store {path}: {e}") from e
+
+    def get_bytes(self, digest: str) -> bytes:
+        """The bytes of a stored object, after re-checking their digest.
+
+        Raises `LedgerError` if the object is missing or its bytes no longer match the digest.
+        """
+        path = self.artifact_path(digest)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as e:
+            raise LedgerError(f"artifact {digest} is missing from {self.artifacts}") from e
+        except OSError as e:
+            raise LedgerError(f"artifact {digest} is unreadable: {e}") from e
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            raise LedgerError(f"artifact {digest} is corrupt: its bytes no longer match the digest")
+        return data
+
+    def _present(self, digest: str, size: int) -> bool:
+        # Objects only ever appear whole (rename), so a matching size means
+        # the object is there; get_bytes re-hashes on every read anyway.
+        try:
+            return self.artifact_path(digest).stat().st_size == size
+        except FileNotFoundError:
+            return False
+
+    def _publish(self, tmp: Path, digest: str) -> None:
+        """Rename a complete, fsynced temp file to its digest's path (atomic on POSIX)."""
+        final = self.artifact_path(digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp.chmod(0o444)
+        os.replace(tmp, final)
+        # fsync the directory so the rename itself survives a crash.
+        dir_fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    # ----------------------------------------------------------------- integrity
+
+    def verify_chain(self) -> None:
+        """Check the hash chain, the head and the indexes against the entries.
+
+        Steps: (1) entries are numbered 1..n without gaps; (2) each entry's
+        `prev_hash` is the hash before it and its `entry_hash` is
+        `sha256(0x00 || prev || body)`; (3) the head in `meta` is the last
+        entry; (4) every entry has exactly one index row and each index row
+        agrees with the body it points to.
+
+        Raises `LedgerError` naming the first entry that does not fit.
+        """
+        prev, seq = GENESIS, 0
+        for row_seq, kind, body, prev_hex, hash_hex in self._conn.execute(
+            "SELECT seq, kind, body, prev_hash, entry_hash FROM entries ORDER BY seq"
+        ):
+            seq += 1
+            # (1): a gap or a moved row
+            if row_seq != seq:
+                raise LedgerError(f"ledger entry {seq} is missing (next is {row_seq})")
+            # (2): the chain
+            if prev_hex != prev.hex():
+                raise LedgerError(f"ledger entry {seq} does not follow entry {seq - 1}")
+            if entry_hash(prev, body.encode()).hex() != hash_hex:
+                raise LedgerError(f"ledger entry {seq} was changed after it was written")
+            self._check_index(seq, kind, body)
+            prev = bytes.fromhex(hash_hex)
+        # (3): the head
+        head = self._conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+        expected_head = f"{seq}:{prev.hex()}" if seq else None
+        if (head[0] if head else None) != expected_head:
+            raise LedgerError(
+                f"ledger head {head[0] if head else None} is not its last entry ({seq})"
+            )
+        # (4): no index row without an entry
+        counted = self._conn.execute(
+            "SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM verdicts)"
+        ).fetchone()[0]
+        if counted != seq:
+            raise LedgerError(f"ledger indexes hold {counted} rows for {seq} entries")
+
+    def _check_index(self, seq: int, kind: str, body: str) -> None:
+        """(4): the index row of one entry says what its body says."""
+        record = json.loads(body)
+        if kind == "run":
+            want: tuple[Any, ...] = tuple(
+                record.get(f) for f in ("id", "key", "paper", "repro", "status", "ended")
+            )
+            got = self._conn.execute(
+                "SELECT id, key, paper, repro, status, ended FROM runs WHERE seq = ?", (seq,)
+            ).fetchone()
+        else:
+            want = tuple(record.get(f) for f in ("claim", "status", "evaluated"))
+            got = self._conn.execute(
+                "SELECT claim, status, evaluated FROM verdicts WHERE seq = ?", (seq,)
+            ).fetchone()
+        contract = {"run": "run-record-v1", "verdict": "verdict-v1"}.get(kind)
+        if got is None or tuple(got) != want or record.get("contract") != contract:
+            raise LedgerError(f"ledger index of entry {seq} ({kind}) does not match the entry")
+
+    def integrity_check(self) -> None:
+        """SQLite's own `PRAGMA integrity_check`.
+
+        Raises `LedgerError` with SQLite's first complaint if the file is damaged.
+        """
+        result = self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+        if result != "ok":
+            raise LedgerError(f"ledger database is damaged: {result}")
+
+
+def _discard(tmp: str | None) -> None:
+    if tmp is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _parse_run(body: str) -> RunRecord:
+    try:
+        return RunRecord.model_validate_json(body)
+    except ValidationError as e:
+        raise LedgerError(f"stored run record no longer parses: {e.errors()[0]['msg']}") from e
+
+
+def _parse_verdict(body: str) -> Verdict:
+    try:
+        return Verdict.model_validate_json(body)
+    except ValidationError as e:
+        raise LedgerError(f"stored verdict no longer parses: {e.errors()[0]['msg']}") from e
