@@ -1,0 +1,149 @@
+"""A shared WordPiece tokenizer for every language of a pre-training run.
+
+mBERT (Devlin et al. 2019, https://arxiv.org/abs/1810.04805) and XLM
+(Conneau & Lample 2019, https://arxiv.org/abs/1901.07291) train one subword
+vocabulary on text drawn with exponentially smoothed language probabilities
+(q_i proportional to p_i^alpha, alpha = 0.7 for mBERT, 0.5 for XLM), so that
+low-resource languages get more of the vocabulary than their share of the
+data. The special tokens [PAD] [UNK] [CLS] [SEP] [MASK] are shared across
+languages. Sentences arrive already split into words (`Sentence`), and
+`encode_words` keeps, for every subword, the index of the word it came from,
+which is what projecting word alignments onto subwords needs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+from repro.weam.data.sampling import temperature_probs
+
+Sentence = tuple[str, ...]
+
+SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Subword ids of one sentence and, per subword, the index of its word."""
+
+    ids: tuple[int, ...]
+    word_of: tuple[int, ...]
+
+    def first_subword(self) -> dict[int, int]:
+        """Map each word index to the position of its first subword."""
+        first: dict[int, int] = {}
+        for k, w in enumerate(self.word_of):
+            first.setdefault(w, k)
+        return first
+
+
+def smoothed_sample(
+    texts: Mapping[str, Sequence[Sentence]], alpha: float, total: int, seed: int
+) -> list[Sentence]:
+    """Draw `total` sentences with language probabilities q_i ~ p_i^alpha.
+
+    Languages are visited in sorted order and sampled with a seeded RNG so the
+    result does not depend on dict order. Sampling is with replacement, which
+    up-samples small languages exactly as mBERT's smoothing intends.
+    """
+    sizes = {lang: len(texts[lang]) for lang in sorted(texts) if texts[lang]}
+    rng = random.Random(seed)
+    out: list[Sentence] = []
+    for lang, q in temperature_probs(sizes, alpha).items():
+        pool = texts[lang]
+        out.extend(pool[rng.randrange(len(pool))] for _ in range(round(q * total)))
+    return out
+
+
+class WeamTokenizer:
+    """A thin wrapper around a `tokenizers.Tokenizer` (WordPiece, whitespace words)."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tok = tokenizer
+        for i, name in enumerate(SPECIAL_TOKENS):
+            # Fail early if a loaded file puts the specials anywhere else: the
+            # masking code relies on ids 0..4 being the special tokens.
+            if tokenizer.token_to_id(name) != i:
+                raise ValueError(f"special token {name} must have id {i}")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tok.get_vocab_size()
+
+    @property
+    def n_special(self) -> int:
+        return len(SPECIAL_TOKENS)
+
+    def encode_words(self, words: Sentence) -> Encoded:
+        """Encode pre-split words without specials, keeping each subword's word index."""
+        if not words:
+            return Encoded((), ())
+        enc = self.tok.encode(list(words), is_pretokenized=True, add_special_tokens=False)
+        word_of = tuple(-1 if w is None else int(w) for w in enc.word_ids)
+        return Encoded(tuple(enc.ids), word_of)
+
+    def encode_many(self, sentences: Sequence[Sentence]) -> list[Encoded]:
+        """Encode a batch of sentences (sequentially: deterministic and cheap at our sizes)."""
+        return [self.encode_words(s) for s in sentences]
+
+    def decode(self, ids: Sequence[int]) -> list[str]:
+        return [self.tok.id_to_token(i) or "[UNK]" for i in ids]
+
+    def save(self, path: str | Path) -> None:
+        self.tok.save(str(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> WeamTokenizer:
+        return cls(Tokenizer.from_file(str(path)))
+
+
+def train_tokenizer(
+    texts: Mapping[str, Sequence[Sentence]],
+    *,
+    vocab_size: int = 2000,
+    alpha: float = 0.7,
+    sample_size: int = 20000,
+    seed: int = 0,
+) -> WeamTokenizer:
+    """Train one WordPiece vocabulary on alpha-smoothed multilingual text.
+
+    `texts` maps a language code to its sentences (tuples of words). The
+    trainer sees `sample_size` sentences drawn by `smoothed_sample`.
+    """
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
+    # Words are already split; WhitespaceSplit keeps punctuation-free synthetic
+    # words intact and matches `is_pretokenized=True` at encode time.
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False
+    )
+    sample = smoothed_sample(texts, alpha, sample_size, seed)
+    tok.train_from_iterator((" ".join(s) for s in sample), trainer=trainer)
+    return WeamTokenizer(_canonical_ids(tok))
+
+
+def _canonical_ids(trained: Tokenizer) -> Tokenizer:
+    """Re-number a trained WordPiece vocabulary deterministically.
+
+    The trainer finds the same token set run after run but numbers it in
+    hash-map order, which differs between processes; WordPiece encoding is a
+    greedy longest match, so ids can be re-assigned (specials first, then
+    sorted tokens) without changing any segmentation.
+    """
+    tokens = sorted(t for t in trained.get_vocab() if t not in SPECIAL_TOKENS)
+    vocab = {t: i for i, t in enumerate((*SPECIAL_TOKENS, *tokens))}
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return tok
+
+
+def vocab_digest(tokenizer: WeamTokenizer) -> str:
+    """A stable JSON dump of the vocabulary (for determinism tests and sidecars)."""
+    return json.dumps(sorted(tokenizer.tok.get_vocab().items()), separators=(",", ":"))
