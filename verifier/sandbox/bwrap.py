@@ -47,7 +47,14 @@ from verifier.sandbox.base import (
     SandboxResult,
 )
 from verifier.sandbox.fingerprint import host_fingerprint
-from verifier.sandbox.supervise import MB, area_full, export_outputs, output_area, supervise
+from verifier.sandbox.supervise import (
+    MB,
+    area_full,
+    export_outputs,
+    output_area,
+    supervise,
+    to_result,
+)
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # The few /etc entries software needs: the dynamic linker's cache, time zone,
@@ -203,12 +210,6 @@ class BwrapSandbox(Sandbox):
                 raise SandboxError(f"could not start bwrap: {e}") from e
             full = area_full(area, mounted, limits.max_output_mb)
             export_outputs(area, request.out_dir)
-        return SandboxResult(
-            backend=self.name, sealed=self.sealed, exit_code=raw.exit_code, signal=raw.signal,
-            timed_out=raw.timed_out, limit=raw.limit or ("output" if full else None),
-            started=raw.started, ended=raw.ended, duration_s=raw.duration_s,
-            peak_memory_kb=raw.peak_memory_kb, cpu_time_s=raw.cpu_time_s,
-            stdout_path=raw.stdout_path, stderr_path=raw.stderr_path,
-            stdout_truncated=raw.stdout_truncated, stderr_truncated=raw.stderr_truncated,
-            image_digest=None, limits=limits,
+        return to_result(
+            raw, backend=self.name, sealed=self.sealed, limits=limits, output_full=full, signal_as_128=True,
         )

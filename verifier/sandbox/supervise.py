@@ -35,8 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from verifier.sandbox.base import STDERR_LOG, STDOUT_LOG, Limits
-from verifier.sandbox.cgroup import RunCgroup
+from verifier.sandbox.base import STDERR_LOG, STDOUT_LOG, Limits, SandboxResult
+from verifier.sandbox.cgroup import CgroupStats, RunCgroup
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024
@@ -176,22 +176,56 @@ def supervise(
         if group is not None:
             group.close()
     exit_code = os.waitstatus_to_exitcode(status)
-    limit = None
-    if stats is not None and stats.pids_limit_hit:
-        limit = "processes"
-    if stats is not None and (stats.oom_killed or (exit_code != 0 and stats.memory_limit_hit)):
-        limit = "memory"
-    if exit_code == -signal.SIGXFSZ:
-        limit = "output"
     return Supervised(
         exit_code=exit_code if exit_code >= 0 else None,
         signal=-exit_code if exit_code < 0 else None,
-        timed_out=timed_out, limit=limit, started=started, ended=ended, duration_s=duration,
+        timed_out=timed_out, limit=_limit_hit(exit_code, stats, limits),
+        started=started, ended=ended, duration_s=duration,
         peak_memory_kb=stats.peak_memory_kb if stats else usage.ru_maxrss,
         cpu_time_s=stats.cpu_time_s if stats and stats.cpu_time_s is not None
         else usage.ru_utime + usage.ru_stime,
         stdout_path=log_dir / STDOUT_LOG, stderr_path=log_dir / STDERR_LOG,
         stdout_truncated=out.truncated, stderr_truncated=err.truncated,
+    )
+
+
+def _limit_hit(exit_code: int, stats: CgroupStats | None, limits: Limits) -> str | None:
+    """Which limit the kernel says the run hit, if any (memory wins over processes).
+
+    A memory cgroup counts a "failure" whenever usage touches the limit, even
+    when reclaiming page cache fixes it; so without an OOM kill, only a failed
+    run whose peak came within 5% of the limit is blamed on memory.
+    """
+    if exit_code in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ):
+        return "output"
+    if stats is None:
+        return None
+    near_limit = (stats.peak_memory_kb or 0) >= limits.memory_mb * 1024 * 0.95
+    if stats.oom_killed or (exit_code != 0 and stats.memory_limit_hit and near_limit):
+        return "memory"
+    return "processes" if stats.pids_limit_hit else None
+
+
+def to_result(
+    raw: Supervised, *, backend: str, sealed: bool, limits: Limits, output_full: bool,
+    signal_as_128: bool = False,
+) -> SandboxResult:
+    """The backend's `SandboxResult` for a supervised run.
+
+    `signal_as_128`: the supervised program (bwrap) reports a child killed by
+    signal n as exit status 128 + n; turn that back into a signal.
+    """
+    exit_code, sig = raw.exit_code, raw.signal
+    if signal_as_128 and raw.exit_code is not None and raw.exit_code > 128:
+        exit_code, sig = None, raw.exit_code - 128
+    return SandboxResult(
+        backend=backend, sealed=sealed, exit_code=exit_code, signal=sig,
+        timed_out=raw.timed_out, limit=raw.limit or ("output" if output_full else None),
+        started=raw.started, ended=raw.ended, duration_s=raw.duration_s,
+        peak_memory_kb=raw.peak_memory_kb, cpu_time_s=raw.cpu_time_s,
+        stdout_path=raw.stdout_path, stderr_path=raw.stderr_path,
+        stdout_truncated=raw.stdout_truncated, stderr_truncated=raw.stderr_truncated,
+        image_digest=None, limits=limits,
     )
 
 
