@@ -5,9 +5,11 @@ Aligners (both directions, then symmetrised):
 - `eflomal`: Östling & Tiedemann 2016, "Efficient Word Alignment with Markov Chain Monte Carlo"
   (https://ufal.mff.cuni.cz/pbml/106/art-ostling-tiedemann.pdf), the PyPI package `eflomal`
   (https://github.com/robertostling/eflomal), HMM + fertility model sampled with Gibbs chains.
-  NOTE: eflomal 2.0.0 seeds its sampler from `/dev/urandom` and has no seed option (see
-  `random_system_state` in its binary and the CLI usage line), so its links can differ between
-  runs; `seed` is ignored for it. Use `method="ibm1"` where byte-identical output matters.
+  NOTE: eflomal 2.0.0 seeds its sampler from `/dev/urandom`, has no seed option, and its
+  OpenMP samplers race, so plain runs differ (127 of 1000 x3 sentences between two runs).
+  We make it deterministic for a seed where `bwrap` can mount seed-derived bytes over
+  `/dev/urandom` for the aligner alone (`eflomal_seeded`); elsewhere it runs unseeded with a
+  `RuntimeWarning`. `method="ibm1"` is deterministic everywhere.
 - `ibm1`: a numpy reference of fast_align's reparameterised IBM Model 2 (Dyer et al. 2013,
   "A Simple, Fast, and Effective Reparameterization of IBM Model 2",
   https://aclanthology.org/N13-1073/): IBM Model 1 lexical EM with a fixed diagonal prior and a
@@ -23,9 +25,15 @@ Och & Ney 2003, "A Systematic Comparison of Various Statistical Alignment Models
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
 import random
+import shutil
+import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,14 +65,14 @@ def align(
     """Word links for every sentence pair: forward and reverse alignments, symmetrised.
 
     Raises `ValueError` for an unknown `method` or `symmetrize`. Sentences with an empty side
-    get no links. `seed` drives `random`; `ibm1` needs none; eflomal ignores it (module notes).
+    get no links. `seed` drives `random` and eflomal (when `eflomal_seeded()`); `ibm1` needs none.
     """
     if symmetrize not in SYMMETRIZATIONS:
         raise ValueError(f"unknown symmetrization {symmetrize!r}; choose one of {SYMMETRIZATIONS}")
     if method == "random":
         return random_links(pairs, seed=seed)
     if method == "eflomal":
-        fwd, rev = _eflomal_directional(pairs)
+        fwd, rev = _eflomal_directional(pairs, seed)
     elif method == "ibm1":
         fwd = ibm1_directional(pairs)
         rev = [{(i, j) for j, i in links} for links in ibm1_directional([(t, s) for s, t in pairs])]
@@ -73,8 +81,12 @@ def align(
     return [symmetrize_links(f, r, how=symmetrize) for f, r in zip(fwd, rev, strict=True)]
 
 
-def _eflomal_directional(pairs: Pairs) -> tuple[list[set[Link]], list[set[Link]]]:
-    """Run eflomal once; it aligns in both directions and writes Pharaoh `i-j` lines for each."""
+def _eflomal_directional(pairs: Pairs, seed: int) -> tuple[list[set[Link]], list[set[Link]]]:
+    """Run the eflomal binary once; it aligns both directions and writes Pharaoh `i-j` lines.
+
+    We call the binary as `eflomal.Aligner.align` does (same options and iteration counts,
+    checked with `strace -e execve`) so that it can run seeded: see `eflomal_seeded`.
+    """
     import eflomal  # lazily: a compiled dependency that only this method needs
 
     keep = [k for k, (s, t) in enumerate(pairs) if s and t]  # eflomal rejects empty sentences
@@ -82,18 +94,99 @@ def _eflomal_directional(pairs: Pairs) -> tuple[list[set[Link]], list[set[Link]]
     rev: list[set[Link]] = [set() for _ in pairs]
     if not keep:
         return fwd, rev
-    src = [" ".join(pairs[k][0]) + "\n" for k in keep]
-    tgt = [" ".join(pairs[k][1]) + "\n" for k in keep]
     with tempfile.TemporaryDirectory(prefix="weam-eflomal-") as tmp:
-        f_path, r_path = Path(tmp, "fwd"), Path(tmp, "rev")
-        eflomal.Aligner().align(
-            src, tgt, links_filename_fwd=str(f_path), links_filename_rev=str(r_path)
-        )
-        for out, path in ((fwd, f_path), (rev, r_path)):
-            lines = path.read_text(encoding="utf-8").splitlines()
+        d = Path(tmp)
+        for name, side in (("src", 0), ("tgt", 1)):
+            with (d / name).open("wb") as out:
+                eflomal.to_eflomal_text_file([" ".join(pairs[k][side]) + "\n" for k in keep], out)
+        # eflomal's automatic schedule: iters = 5000 / sqrt(n); IBM1 and HMM get a quarter.
+        iters = max(2, round(5000 / len(keep) ** 0.5))
+        quarter = max(2, iters // 4)
+        binary = Path(eflomal.__file__).parent / "bin" / "eflomal"
+        cmd = [
+            str(binary),
+            "-m",
+            "3",
+            "-s",
+            str(d / "src"),
+            "-t",
+            str(d / "tgt"),
+            "-n",
+            "3",
+            "-N",
+            "0.2",
+        ]
+        cmd += [
+            "-1",
+            str(quarter),
+            "-2",
+            str(quarter),
+            "-3",
+            str(iters),
+            "-q",
+            "-f",
+            str(d / "fwd"),
+            "-r",
+            str(d / "rev"),
+        ]
+        _run_eflomal(cmd, d, seed)
+        for out_links, name in ((fwd, "fwd"), (rev, "rev")):
+            lines = (d / name).read_text(encoding="utf-8").splitlines()
             for k, line in zip(keep, lines, strict=True):
-                out[k] = parse_pharaoh(line)
+                out_links[k] = parse_pharaoh(line)
     return fwd, rev
+
+
+@functools.cache
+def eflomal_seeded() -> bool:
+    """Whether eflomal runs can be seeded here, i.e. `bwrap` exists and may create namespaces.
+
+    eflomal 2.0.0 has no seed option: it reads 4096 bytes from `/dev/urandom` once, and its
+    OpenMP samplers race. Run single-threaded with a file of seed-derived bytes mounted over
+    `/dev/urandom` (a private mount namespace, for the aligner process only), it gives the same
+    links every time (checked: identical output over repeated runs). Inside a sandbox that
+    forbids nested namespaces this is False and eflomal runs unseeded, with a warning.
+    """
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    probe = subprocess.run(
+        [bwrap, "--dev-bind", "/", "/", "--", "true"], capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
+def _run_eflomal(cmd: list[str], workdir: Path, seed: int) -> None:
+    env = dict(os.environ)
+    if eflomal_seeded():
+        entropy = workdir / "urandom"
+        # 4096 bytes, sha256 in counter mode: a pure function of the seed.
+        blocks = (hashlib.sha256(f"weam-eflomal-{seed}-{i}".encode()).digest() for i in range(128))
+        entropy.write_bytes(b"".join(blocks))
+        cmd = [
+            "bwrap",
+            "--dev-bind",
+            "/",
+            "/",
+            "--ro-bind",
+            str(entropy),
+            "/dev/urandom",
+            "--",
+            *cmd,
+        ]
+        env["OMP_NUM_THREADS"] = "1"
+    else:
+        warnings.warn(
+            "eflomal runs unseeded (bwrap unavailable): its links vary between runs; "
+            "use method='ibm1' for byte-identical results",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"eflomal failed with status {result.returncode}: {result.stderr.strip()[-500:]}"
+        )
 
 
 def parse_pharaoh(line: str) -> set[Link]:
