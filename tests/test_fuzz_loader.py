@@ -52,6 +52,29 @@ def test_valid_manifest_with_one_random_field(tmp_path: Path, key: str, value: A
     load(tmp_path, json.dumps(document).encode())
 
 
+@settings(max_examples=200, deadline=None)
+@given(key=st.sampled_from(["claims", "repros", "source", "id", "review", "provenance", "title"]), value=json_like,
+       claim_key=st.sampled_from(["id", "kind", "check", "evidence", "reported", "source", "statement"]))
+def test_model_acceptance_implies_schema_acceptance(key: str, value: Any, claim_key: str) -> None:
+    """The fast path (model first) is sound only if the schema accepts all the model accepts."""
+    from pydantic import ValidationError
+
+    from verifier.models import MANIFEST_CONTRACT, PaperManifest
+    from verifier.schemas import first_error
+
+    for document in (manifest_document("fuzz-paper"), manifest_document("fuzz-paper")):
+        if document is not None:
+            document[key] = value
+    mutated = manifest_document("fuzz-paper")
+    mutated["claims"][0][claim_key] = value
+    for candidate in (document, mutated):
+        try:
+            PaperManifest.model_validate(candidate)
+        except ValidationError:
+            continue
+        assert first_error(MANIFEST_CONTRACT, candidate) is None
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(alphabet="{}[]:,- \n'\"!&*|>#%@`abc01.", max_size=80))
 def test_random_yaml_punctuation(tmp_path: Path, text: str) -> None:

@@ -7,6 +7,7 @@ place that decides.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -64,13 +65,21 @@ class VerificationRoot:
             raise IntakeError("path contains a NUL byte", file=file, field=field)
         if PurePosixPath(relative).is_absolute() or Path(relative).is_absolute():
             raise IntakeError(f"path {relative!r} is absolute; paths are relative to the root", file=file, field=field)
+        # os.path.realpath resolves `..` and every symlink, like Path.resolve, at a fraction of its cost.
+        joined = os.path.join(self._prefix, relative)
         try:
-            resolved = (self.path / relative).resolve()
-        except (OSError, RuntimeError) as e:
-            raise IntakeError(f"path {relative!r} cannot be resolved: {e}", file=file, field=field) from e
-        if not resolved.is_relative_to(self.path):
+            resolved = os.path.realpath(joined, strict=True)
+        except FileNotFoundError:
+            resolved = os.path.realpath(joined)  # a missing file is reported by the caller
+        except OSError as e:  # a symlink loop, a component that is not a directory
+            raise IntakeError(f"path {relative!r} cannot be resolved: {e.strerror}", file=file, field=field) from e
+        if not (resolved + os.sep).startswith(self._prefix):
             raise IntakeError(f"path {relative!r} leaves the verification root", file=file, field=field)
-        return resolved
+        return Path(resolved)
+
+    @property
+    def _prefix(self) -> str:
+        return str(self.path).rstrip(os.sep) + os.sep
 
     def relative(self, path: Path) -> str:
         """`path` relative to the root when inside it (for messages), else as given."""

@@ -57,7 +57,7 @@ CHUNK = 1 << 20
 RACY_WINDOW_NS = 2_000_000_000
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path | str) -> str:
     """Hex SHA-256 of a file, streamed through one reused buffer.
 
     Raises `IntakeError` if the file cannot be read.
@@ -105,7 +105,7 @@ class StatCache:
                     self._entries = {}  # a damaged cache is only a slower run
         return self._entries
 
-    def digest(self, path: Path, st: os.stat_result) -> str:
+    def digest(self, path: Path | str, st: os.stat_result) -> str:
         """Hex SHA-256 of `path`, from the cache when its metadata is unchanged."""
         key = str(path)
         sig = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
@@ -157,16 +157,15 @@ def tree_entries(bundle: Path, cache: StatCache | None = None) -> list[TreeEntry
     Raises `IntakeError` for a symlink leaving the bundle, a device, FIFO or
     socket, a newline in a name, or an unreadable file.
     """
-    root = bundle.resolve()
+    root = os.path.realpath(bundle)
     entries: list[TreeEntry] = []
-    for path, st in _walk(root):
-        rel = path.relative_to(root).as_posix()
+    for path, rel, st in _walk(root):
         if "\n" in rel or "\r" in rel:
             raise IntakeError("a file name contains a line break", file=path)
         if stat.S_ISLNK(st.st_mode):
-            target = os.readlink(path)
             _refuse_escaping_link(path, root)
-            entries.append(TreeEntry(rel, "120000", hashlib.sha256(os.fsencode(target)).hexdigest()))
+            target = os.fsencode(os.readlink(path))
+            entries.append(TreeEntry(rel, "120000", hashlib.sha256(target).hexdigest()))
         elif stat.S_ISREG(st.st_mode):
             mode = "100755" if st.st_mode & 0o111 else "100644"
             digest = cache.digest(path, st) if cache is not None else sha256_file(path)
@@ -190,11 +189,15 @@ def tree_digest(bundle: Path, cache: StatCache | None = None) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, os.stat_result]]:
-    """Yield (path, lstat) of every non-directory entry, skipping ignored names."""
-    stack = [root]
+def _walk(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
+    """Yield (path, posix path relative to root, lstat) of every non-directory entry.
+
+    Plain strings and `os.scandir` rather than `pathlib`: intake walks every
+    bundle on every call, and this is its hot loop.
+    """
+    stack = [("", root)]
     while stack:
-        directory = stack.pop()
+        rel_dir, directory = stack.pop()
         try:
             with os.scandir(directory) as it:
                 children = list(it)
@@ -202,16 +205,17 @@ def _walk(root: Path) -> Iterator[tuple[Path, os.stat_result]]:
             raise IntakeError(f"cannot list: {e.strerror}", file=directory) from e
         for child in children:
             st = child.stat(follow_symlinks=False)
+            rel = f"{rel_dir}/{child.name}" if rel_dir else child.name
             if stat.S_ISDIR(st.st_mode):
                 if child.name not in IGNORED_DIRS:
-                    stack.append(Path(child.path))
+                    stack.append((rel, child.path))
             elif not child.name.endswith(IGNORED_SUFFIXES):
-                yield Path(child.path), st
+                yield child.path, rel, st
 
 
-def _refuse_escaping_link(link: Path, root: Path) -> None:
+def _refuse_escaping_link(link: str, root: str) -> None:
     try:
-        resolved = link.resolve(strict=False)
+        resolved = Path(link).resolve(strict=False)
     except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop
         raise IntakeError(f"symlink cannot be resolved: {e}", file=link) from e
     if not resolved.is_relative_to(root):
