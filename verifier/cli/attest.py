@@ -92,6 +92,11 @@ def attest_check(app: AppContext, file: Path, key_path: Path | None, as_json: bo
 
     FILE holds one DSSE envelope, or several as JSON Lines (.intoto.jsonl).
     """
+    if key_path is None and not public_key_path(app.home).exists():
+        raise KeyFileError(
+            f"no public key at {public_key_path(app.home)}: pass --key with the signer's "
+            "public key, or run `verify keys init` to check your own attestations"
+        )
     public_key = load_public_key(key_path or public_key_path(app.home))
     try:
         data = file.read_bytes()

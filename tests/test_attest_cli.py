@@ -1,0 +1,153 @@
+"""`verify keys init|show` and `verify attest check|sign`: exit codes and lines."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from verifier.attest import attest_run, read_envelopes
+from verifier.cli import main
+from verifier.keys import init_keys
+from verifier.models import OutputFile, RunRecord
+
+RESULTS = b'{"accuracy": 0.813}'
+HEX = hashlib.sha256(RESULTS).hexdigest()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("VERIFY_HOME", str(home))
+    monkeypatch.delenv("VERIFY_ROOT", raising=False)
+    return home
+
+
+def run(*args: str) -> int:
+    return main(list(args))
+
+
+def record() -> RunRecord:
+    return RunRecord(
+        id="run-7",
+        key="sha256:" + "a" * 64,
+        paper="demo-paper",
+        repro="R1",
+        seed=0,
+        backend="docker",
+        sealed=True,
+        seal="sha256:" + "b" * 64,
+        entrypoint=["python", "-m", "x"],
+        params_digest="sha256:" + "c" * 64,
+        environment={},
+        started="2026-06-23T08:11:44Z",
+        ended="2026-06-23T08:11:45Z",
+        duration_s=1.0,
+        exit_code=0,
+        status="ok",
+        reason="ok",
+        outputs=[OutputFile(path="results.json", sha256=f"sha256:{HEX}", size=len(RESULTS))],
+    )
+
+
+def store(home: Path, data: bytes) -> Path:
+    path = home / "artifacts" / "sha256" / HEX[:2] / HEX[2:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_keys_init(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("keys", "init") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"private key: {home / 'keys' / 'ed25519.pem'} (mode 0600; keep it secret)"
+    assert stat.S_IMODE(os.stat(home / "keys" / "ed25519.pem").st_mode) == 0o600
+    assert run("keys", "init") == 2
+    assert "exists; use --force to replace the key pair" in capsys.readouterr().err
+    assert run("keys", "init", "--force", "--json") == 0
+    keyid = json.loads(capsys.readouterr().out)["keyid"]
+    assert run("keys", "show") == 0
+    assert capsys.readouterr().out.strip().endswith(keyid)
+
+
+def test_check_good_then_tampered_store(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pair = init_keys(home)
+    path = attest_run(home, record())
+    assert path is not None
+    store(home, RESULTS)
+    assert run("attest", "check", str(path)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"{path}: OK: signed by {pair.keyid}; https://slsa.dev/provenance/v1",
+        f"{path}: results.json: sha256:{HEX} matches the artifact store",
+    ]
+    store(home, b"not the results")
+    assert run("attest", "check", str(path), "--json") == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    assert report["envelopes"][0]["subjects"][0]["result"] == "mismatch"
+    assert run("attest", "check", str(path)) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == f"{path}: DIGEST MISMATCH: results.json"
+
+
+def test_check_bad_signature_and_other_key(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init_keys(home)
+    path = attest_run(home, record())
+    assert path is not None
+    (envelope,) = read_envelopes(path.read_bytes())
+    payload = json.loads(base64.b64decode(envelope["payload"]))
+    payload["subject"][0]["digest"]["sha256"] = "0" * 64
+    forged = {**envelope, "payload": base64.b64encode(json.dumps(payload).encode()).decode()}
+    bad = tmp_path / "forged.intoto.jsonl"
+    bad.write_text(json.dumps(forged))
+    assert run("attest", "check", str(bad)) == 1
+    assert capsys.readouterr().out.startswith(
+        f"{bad}: BAD SIGNATURE: no signature verifies with key "
+    )
+    other = init_keys(tmp_path / "other")
+    assert run("attest", "check", str(path), "--key", str(other.public)) == 1
+    capsys.readouterr()
+
+
+def test_check_malformed(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    init_keys(home)
+    junk = tmp_path / "junk.json"
+    junk.write_text("this is not json\n")
+    assert run("attest", "check", str(junk)) == 2
+    assert capsys.readouterr().err.startswith("verify: error: line 1 is not JSON")
+    junk.write_text('{"payloadType": "x"}')
+    assert run("attest", "check", str(junk)) == 2
+    assert (
+        "MALFORMED: envelope needs string fields payloadType and payload" in capsys.readouterr().out
+    )
+
+
+def test_check_without_key(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "x.json"
+    f.write_text("{}")
+    assert run("attest", "check", str(f)) == 2
+    assert "no public key at " in capsys.readouterr().err
+
+
+def test_sign_then_check(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    init_keys(home)
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "results.json", "digest": {"sha256": HEX}}],
+        "predicateType": "https://example.com/test/v1",
+        "predicate": {"note": "hand-made"},
+    }
+    src = tmp_path / "statement.json"
+    src.write_text(json.dumps(statement))
+    assert run("attest", "sign", str(src)) == 0
+    out = Path(capsys.readouterr().out.strip())
+    assert out == tmp_path / "statement.intoto.jsonl"
+    assert run("attest", "check", str(out)) == 0
+    assert "not in the artifact store (not checked)" in capsys.readouterr().out
