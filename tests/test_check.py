@@ -114,6 +114,14 @@ def test_comparative_claim_uses_the_other_arm() -> None:
     assert result.expected == 0.55
 
 
+def test_a_given_reference_needs_no_reported_value() -> None:
+    result = compare(Check(op="approx", rel_tol=0.1), reported=None, computed=1.05, reference=1.0)
+    assert (result.outcome, result.reason) == (
+        "pass",
+        "computed 1.05 matches expected 1 (tolerance=10.0%)",
+    )
+
+
 @pytest.mark.parametrize(
     ("reference", "reason"),
     [

@@ -292,3 +292,18 @@ def test_any_edit_or_reordering_is_caught(
     _tamper(home / DB_NAME, how, i, j, n)
     with Ledger.open(home) as ledger, pytest.raises(LedgerError, match="ledger"):
         ledger.verify_chain()
+
+
+def test_threads_may_share_a_ledger(ledger: Ledger) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(t: int) -> None:
+        for i in range(25):
+            run = make_run(t * 100 + i, paper=f"paper-{t}")
+            ledger.add_run(run)
+            assert ledger.find_run(run.key) == run
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, range(4)))
+    assert len(ledger.runs_for()) == 100
+    ledger.verify_chain()

@@ -87,11 +87,13 @@ def fmt(x: float) -> str:
 # --------------------------------------------------------------------------- validation
 
 
-def validate_check(check: Check, reported: Reported | None) -> None:
+def validate_check(check: Check, reported: Reported | None, *, has_reference: bool = False) -> None:
     """Refuse a check that cannot be applied, whatever the computed value.
 
     `models.Check` validates each field; this adds the rules that span the
-    check and the reported value.
+    check and the reported value. Gate 0 can call it at intake; `compare`
+    calls it too. `has_reference`: the caller supplies the reference
+    itself, so no reported value is needed.
 
     Raises `IntakeError` (field `check...`) if a check compares with a
     reported value that is absent, combines fields that do not go together
@@ -100,7 +102,8 @@ def validate_check(check: Check, reported: Reported | None) -> None:
     """
     op = check.op
     has_value = reported is not None and reported.value is not None
-    if op in ("approx", "eq", "lt", "le", "gt", "ge") and check.against is None and not has_value:
+    compares = op in ("approx", "eq", "lt", "le", "gt", "ge")
+    if compares and check.against is None and not has_value and not has_reference:
         raise IntakeError(
             f"op '{op}' compares with reported.value, which is missing", field="check"
         )
@@ -370,7 +373,7 @@ def compare(
     Raises `IntakeError` only if the check itself cannot be applied
     (`validate_check`); any computed value gives a `CheckResult`.
     """
-    validate_check(check, reported)
+    validate_check(check, reported, has_reference=reference is not None)
     label = f"computed value at {output}" if output else "computed value"
     if check.op == "trend":
         return _compare_trend(check, computed, label)
@@ -488,6 +491,8 @@ def _read_arms(
         return values
     if len(values) < need:
         return _Bad("inconclusive", f"{need} seeds needed, {len(values)} given")
+    if check.op == "between":  # bounds, no reference
+        return _Arms(values, None, 0.0)
     if isinstance(reference, list | tuple):
         other = _read_series(reference, "reference samples (other arm)")
         if isinstance(other, _Bad):
@@ -497,8 +502,6 @@ def _read_arms(
                 "inconclusive", f"{need} seeds needed, {len(other)} given for the other arm"
             )
         return _Arms(values, other, 0.0)
-    if check.op == "between":
-        return _Arms(values, None, 0.0)
     ref = _read_number(_reference_of(check, reported, reference), _ref_label(check))
     return _as_reference(ref) if isinstance(ref, _Bad) else _Arms(values, None, ref)
 

@@ -37,8 +37,9 @@ import json
 import os
 import sqlite3
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -134,7 +135,8 @@ class Ledger:
     """Runs, verdicts and artifacts of one verification root.
 
     Use `Ledger.open(home)`, as a context manager or with `close()`. One
-    connection per `Ledger`; not for sharing between threads. Any number of
+    connection per `Ledger`; threads may share it (calls are serialized by
+    a lock, which costs well under a microsecond). Any number of
     processes may open the same home at once: appends take SQLite's write
     lock (`BEGIN IMMEDIATE`) before they read the chain's head, so two
     writers serialize rather than fork the chain.
@@ -145,6 +147,7 @@ class Ledger:
         self.home = home
         self.artifacts = home / "artifacts"
         self._conn = conn
+        self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- open / close
 
@@ -164,8 +167,9 @@ class Ledger:
             conn = sqlite3.connect(
                 home / DB_NAME,
                 timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
+                isolation_level=None,  # autocommit; write transactions are explicit (_write)
                 cached_statements=64,
+                check_same_thread=False,  # threads share it under self._lock
             )
         except (OSError, sqlite3.Error) as e:
             raise LedgerError(f"cannot open the ledger at {home}: {e}") from e
@@ -217,7 +221,8 @@ class Ledger:
 
     def close(self) -> None:
         """Close the connection. Side effects: may checkpoint the WAL into the database."""
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -236,16 +241,27 @@ class Ledger:
 
         Raises `LedgerError` if the lock cannot be had within the busy timeout.
         """
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as e:
-            raise LedgerError(f"ledger is locked: {e}") from e
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise LedgerError(f"ledger is locked: {e}") from e
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """All rows of one read, under the thread lock."""
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """The first row of one read (or None), under the thread lock."""
+        with self._lock:
+            return self._conn.execute(sql, args).fetchone()
 
     # ----------------------------------------------------------------- appends
 
@@ -328,11 +344,11 @@ class Ledger:
 
         Raises `LedgerError` if the stored record no longer parses.
         """
-        row = self._conn.execute(
+        row = self._one(
             "SELECT e.body FROM runs r JOIN entries e ON e.seq = r.seq"
             " WHERE r.key = ? AND r.status = 'ok' ORDER BY r.seq DESC LIMIT 1",
             (key,),
-        ).fetchone()
+        )
         return _parse_run(row[0]) if row else None
 
     def find_runs(self, keys: Iterable[str]) -> dict[str, RunRecord]:
@@ -352,9 +368,9 @@ class Ledger:
 
         Raises `LedgerError` if the stored record no longer parses.
         """
-        row = self._conn.execute(
+        row = self._one(
             "SELECT e.body FROM runs r JOIN entries e ON e.seq = r.seq WHERE r.id = ?", (run_id,)
-        ).fetchone()
+        )
         return _parse_run(row[0]) if row else None
 
     def runs_for(self, paper: str | None = None) -> list[RunRecord]:
@@ -366,7 +382,7 @@ class Ledger:
         args: tuple[str, ...] = ()
         if paper is not None:
             sql, args = sql + " WHERE r.paper = ?", (paper,)
-        return [_parse_run(body) for (body,) in self._conn.execute(sql + " ORDER BY r.seq", args)]
+        return [_parse_run(body) for (body,) in self._rows(sql + " ORDER BY r.seq", args)]
 
     def last_verdict(self, claim: str) -> Verdict | None:
         """The newest verdict of a claim (`<paper>/<claim>`), or None.
@@ -381,11 +397,11 @@ class Ledger:
 
         Raises `LedgerError` if the stored record no longer parses.
         """
-        row = self._conn.execute(
+        row = self._one(
             "SELECT e.body FROM verdicts v JOIN entries e ON e.seq = v.seq"
             " WHERE v.claim = ? AND v.status = 'verified' ORDER BY v.seq DESC LIMIT 1",
             (claim,),
-        ).fetchone()
+        )
         return _parse_verdict(row[0]) if row else None
 
     def verdict_history(self, claim: str, limit: int | None = None) -> list[Verdict]:
@@ -393,7 +409,7 @@ class Ledger:
 
         Raises `LedgerError` if a stored record no longer parses.
         """
-        rows = self._conn.execute(
+        rows = self._rows(
             "SELECT e.body FROM verdicts v JOIN entries e ON e.seq = v.seq"
             " WHERE v.claim = ? ORDER BY v.seq DESC LIMIT ?",
             (claim, -1 if limit is None else limit),
@@ -418,7 +434,7 @@ class Ledger:
         found: dict[str, str] = {}
         for i in range(0, len(wanted), _IN_CHUNK):
             chunk = wanted[i : i + _IN_CHUNK]
-            found.update(self._conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk))
+            found.update(self._rows(sql.format(marks=",".join("?" * len(chunk))), chunk))
         return found
 
     # ----------------------------------------------------------------- artifacts
@@ -539,7 +555,7 @@ class Ledger:
         Raises `LedgerError` naming the first entry that does not fit.
         """
         prev, seq = GENESIS, 0
-        for row_seq, kind, body, prev_hex, hash_hex in self._conn.execute(
+        for row_seq, kind, body, prev_hex, hash_hex in self._rows(
             "SELECT seq, kind, body, prev_hash, entry_hash FROM entries ORDER BY seq"
         ):
             seq += 1
@@ -554,16 +570,16 @@ class Ledger:
             self._check_index(seq, kind, body)
             prev = bytes.fromhex(hash_hex)
         # (3): the head
-        head = self._conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+        head = self._one("SELECT value FROM meta WHERE key = 'head'")
         expected_head = f"{seq}:{prev.hex()}" if seq else None
         if (head[0] if head else None) != expected_head:
             raise LedgerError(
                 f"ledger head {head[0] if head else None} is not its last entry ({seq})"
             )
         # (4): no index row without an entry
-        counted = self._conn.execute(
-            "SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM verdicts)"
-        ).fetchone()[0]
+        counted = self._one("SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM verdicts)")[
+            0
+        ]
         if counted != seq:
             raise LedgerError(f"ledger indexes hold {counted} rows for {seq} entries")
 
@@ -574,14 +590,12 @@ class Ledger:
             want: tuple[Any, ...] = tuple(
                 record.get(f) for f in ("id", "key", "paper", "repro", "status", "ended")
             )
-            got = self._conn.execute(
+            got = self._one(
                 "SELECT id, key, paper, repro, status, ended FROM runs WHERE seq = ?", (seq,)
-            ).fetchone()
+            )
         else:
             want = tuple(record.get(f) for f in ("claim", "status", "evaluated"))
-            got = self._conn.execute(
-                "SELECT claim, status, evaluated FROM verdicts WHERE seq = ?", (seq,)
-            ).fetchone()
+            got = self._one("SELECT claim, status, evaluated FROM verdicts WHERE seq = ?", (seq,))
         contract = {"run": "run-record-v1", "verdict": "verdict-v1"}.get(kind)
         if got is None or tuple(got) != want or record.get("contract") != contract:
             raise LedgerError(f"ledger index of entry {seq} ({kind}) does not match the entry")
@@ -591,7 +605,7 @@ class Ledger:
 
         Raises `LedgerError` with SQLite's first complaint if the file is damaged.
         """
-        result = self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+        result = self._one("PRAGMA integrity_check")[0]
         if result != "ok":
             raise LedgerError(f"ledger database is damaged: {result}")
 
