@@ -246,3 +246,30 @@ def test_stale_clears_after_a_verdict(root: Path, capsys: pytest.CaptureFixture[
             "last_verdict": "2000-01-01T00:00:00Z",
         }
     ]
+
+
+def test_corrupt_manifest_is_a_break_not_bad_input(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = edit(root)
+    assert (
+        run(
+            root,
+            "correct",
+            PAPER,
+            "--type",
+            "erratum",
+            "--claims",
+            "C2",
+            "--reason",
+            "r",
+            "--manifest-before",
+            before,
+        )
+        == 0
+    )
+    (root / "manifests" / PAPER / "manifest.yaml").write_text("claims: [unclosed\n")
+    capsys.readouterr()
+    assert run(root, "audit", PAPER) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith(f"broken: manifests/{PAPER}/manifest.yaml: digest is ")

@@ -459,7 +459,8 @@ def test_any_one_byte_change_is_caught(
     new = data.draw(st.integers(0, 255).filter(lambda b: b != raw[pos]), label="byte")
     raw[pos] = new
     target.write_bytes(bytes(raw))
-    assert not audit(root, PAPER).ok, (target.name, pos, new)
+    # With a verdict lookup the manifest's claims are read too: a corrupt manifest is still a break.
+    assert not audit(root, PAPER, last_verdict_time=lambda _claim: None).ok, (target.name, pos, new)
 
 
 def test_digest_is_of_stored_bytes(root: Path) -> None:

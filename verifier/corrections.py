@@ -195,12 +195,16 @@ def read_records(root: Path, paper_id: str) -> tuple[list[StoredRecord], list[st
             if path.name != HEAD_NAME and not path.name.startswith("."):
                 stray.append(f"{_rel(path)}: not a record name (NNNN.yaml)")
             continue
-        data = path.read_bytes()
         record, error = None, None
         try:
-            record = parse_record(data, source=path.name)
-        except IntakeError as e:
-            error = e.diagnostics()
+            data = path.read_bytes()
+        except OSError as e:
+            data, error = b"", f"cannot read: {e.strerror}"
+        else:
+            try:
+                record = parse_record(data, source=path.name)
+            except IntakeError as e:
+                error = e.diagnostics()
         records.append(StoredRecord(path, int(match.group(1)), bytes_digest(data), record, error))
     return records, stray
 
@@ -358,7 +362,9 @@ def audit(
     # (5) and (6)
     stale: tuple[StaleClaim, ...] = ()
     if last_verdict_time is not None:
-        stale = tuple(stale_claims(parsed, _claim_ids(root, paper_id), paper_id, last_verdict_time))
+        stale = tuple(
+            stale_claims(parsed, _known_claims(root, paper_id), paper_id, last_verdict_time)
+        )
     flags = (
         ("expression-of-concern",) if any(r.type == "expression-of-concern" for r in parsed) else ()
     )
@@ -372,6 +378,14 @@ def audit(
         manifest=manifest,
         flags=flags,
     )
+
+
+def _known_claims(root: Path, paper_id: str) -> frozenset[str] | None:
+    """The manifest's claim ids, or None when it cannot be read (a tampered manifest is a break, not bad input)."""
+    try:
+        return _claim_ids(root, paper_id)
+    except IntakeError:
+        return None
 
 
 def correction_status(records: Sequence[CorrectionRecord]) -> CorrectionStatus:
@@ -388,18 +402,21 @@ def correction_status(records: Sequence[CorrectionRecord]) -> CorrectionStatus:
 
 def stale_claims(
     records: Sequence[CorrectionRecord],
-    known_claims: frozenset[str],
+    known_claims: frozenset[str] | None,
     paper_id: str,
     last_verdict_time: VerdictTimeLookup,
 ) -> list[StaleClaim]:
-    """Claims (still in the manifest) whose last verdict predates the latest correction touching them."""
+    """Claims (still in the manifest) whose last verdict predates the latest correction touching them.
+
+    With `known_claims` None (manifest unreadable) every touched claim is considered.
+    """
     latest: dict[str, CorrectionRecord] = {}
     for rec in records:
         for claim in rec.claims:
             latest[claim] = rec  # records are in seq order: the last one wins
     stale: list[StaleClaim] = []
     for claim, rec in sorted(latest.items()):
-        if claim not in known_claims:
+        if known_claims is not None and claim not in known_claims:
             continue  # removed from the manifest: nothing left to verify
         gid = f"{paper_id}/{claim}"
         when = last_verdict_time(gid)
