@@ -120,6 +120,19 @@ class TestFilesystem:
         # The home may show the path down to the interpreter's prefix (pyenv), nothing else.
         assert home_secret.name not in run.results["home"]
 
+    def test_cannot_write_host_kernel_settings(self, harness: Harness) -> None:
+        # Writes back the current value, so that even a failed test changes nothing.
+        run = harness.run("""
+            def rewrite(path):
+                value = open(path).read()
+                with open(path, "w") as f:
+                    f.write(value)
+            paths = ["/proc/sys/kernel/core_pattern", "/proc/sys/vm/overcommit_memory"]
+            done({p: attempt(lambda p=p: rewrite(p)) for p in paths})
+        """)
+        assert run.outcome.status == "ok", run.stderr
+        assert not any(value.startswith("ok") for value in run.results.values()), run.results
+
     def test_symlink_in_bundle_gives_no_access(self, harness: Harness) -> None:
         secret = f"SECRET-{uuid.uuid4().hex}"
         (harness.root / "secret.txt").write_text(secret)

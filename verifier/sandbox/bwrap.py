@@ -6,7 +6,7 @@ interpreter's prefix (`sys.base_prefix`, `sys.prefix`: on pyenv these live in
 the caller's home, so only they are bound, never the rest of the home), the
 bundle at `/work/<name>` (read-only, the working directory), the inputs under
 `/inputs`, the params file, a writable size-capped `/out` and private tmpfs
-`/tmp` and `/dev/shm`, its own `/proc` (with `/proc/sys` read-only) and
+`/tmp` and `/dev/shm`, its own `/proc` (read-only) and
 `/sys/devices/system/cpu` (torch reads it). Everything is read-only except
 `/out`, `/tmp` and `/dev/shm`.
 
@@ -16,9 +16,10 @@ Namespaces: net (only its own loopback), pid, ipc, uts, cgroup; a new session;
 Threat model: the repro is hostile code running as uid 0 *without
 capabilities* in those namespaces; the boundary is the kernel's namespace
 and mount isolation as bubblewrap sets it up
-(https://github.com/containers/bubblewrap#sandbox-security). `/proc/sys` and
-`/proc/sysrq-trigger` are made read-only because uid 0 may write some of them
-without capabilities. Limits come from `supervise.py` (cgroup or rlimits).
+(https://github.com/containers/bubblewrap#sandbox-security). `/proc` is
+read-only because uid 0 may write `/proc/sys` and `/proc/sysrq-trigger`
+(host-wide) without capabilities; for the same reason no `/etc` directory
+that may hold secrets is bound (an owner's read bit needs no capability). Limits come from `supervise.py` (cgroup or rlimits).
 
 Side effects: spawns bwrap, writes logs into the request's log dir and the
 outputs into its out dir, uses a temporary directory that it removes.
@@ -58,9 +59,11 @@ from verifier.sandbox.supervise import (
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # The few /etc entries software needs: the dynamic linker's cache, time zone,
-# TLS roots, Debian's alternatives links. passwd/group are generated.
+# TLS roots, Debian's alternatives links. passwd/group are generated. Never a
+# whole directory that may hold secrets (/etc/ssl/private): the repro runs as
+# uid 0, and an owner's read bit needs no capability.
 ETC_ENTRIES = (
-    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "ssl", "ca-certificates",
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "ssl/certs", "ssl/openssl.cnf",
     "alternatives", "nsswitch.conf", "mime.types",
 )
 SYS_ENTRIES = ("/sys/devices/system/cpu", "/sys/devices/system/node")
@@ -105,9 +108,9 @@ def _system_args() -> list[str]:
 def _kernel_args(request: SandboxRequest) -> list[str]:
     """/proc, /dev, /sys and the private tmpfs mounts."""
     size = str(request.limits.memory_mb * MB)
-    args = ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]
-    if os.path.exists("/proc/sysrq-trigger"):
-        args += ["--ro-bind", "/dev/null", "/proc/sysrq-trigger"]
+    # All of /proc read-only: uid 0 may write /proc/sys and /proc/sysrq-trigger
+    # (global, host-wide) without any capability.
+    args = ["--proc", "/proc", "--remount-ro", "/proc"]
     args += ["--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm"]
     for path in SYS_ENTRIES:
         args += ["--ro-bind-try", path, path]
