@@ -61,7 +61,8 @@ CONTAINER_USER = 65534
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_IMAGE_ENV = "VERIFY_TEST_IMAGE"
 DEFAULT_IMAGE = "localhost/verify-repro:1"
-BUILD_HINT = "build it locally with scripts/build-image.sh --tag {image}"
+BUILD_HINT = "build it locally with scripts/build-image.sh --tag {image} (images are never pulled)"
+PINNED_HINT = "build it locally with scripts/build-image.sh and pin the digest it reports"
 
 
 def _sdk() -> Any:
@@ -81,10 +82,18 @@ class _Watch:
     sampled while it runs; the peak is the last value seen.
     """
 
+    # Where the engines put a container's cgroup (cgroupfs and systemd managers).
+    LAYOUTS = ("libpod_parent/libpod-{id}", "machine.slice/libpod-{id}.scope",
+               "docker/{id}", "system.slice/docker-{id}.scope")
+
     def __init__(self, container_id: str):
+        layout = next(
+            (lay for lay in self.LAYOUTS
+             if (CGROUP_ROOT / "memory" / lay.format(id=container_id)).is_dir()),
+            self.LAYOUTS[0],
+        )
         self.dirs = {
-            c: CGROUP_ROOT / c / "libpod_parent" / f"libpod-{container_id}"
-            for c in ("memory", "pids", "cpuacct")
+            c: CGROUP_ROOT / c / layout.format(id=container_id) for c in ("memory", "pids", "cpuacct")
         }
         self.peak_kb: int | None = None
         self.cpu_s: float | None = None
@@ -150,7 +159,8 @@ class DockerSandbox(Sandbox):
         try:
             return self.client().images.get(ref)
         except docker.errors.ImageNotFound as e:
-            raise SandboxError(f"image {ref} is not present locally; " + BUILD_HINT.format(image=ref)) from e
+            hint = PINNED_HINT if "@" in ref else BUILD_HINT.format(image=ref)
+            raise SandboxError(f"image {ref} is not present locally; {hint}") from e
         except docker.errors.DockerException as e:
             raise SandboxError(f"cannot inspect image {ref}: {e}") from e
 
@@ -242,11 +252,11 @@ class DockerSandbox(Sandbox):
     def _execute(self, container: Container, request: SandboxRequest) -> dict[str, Any]:
         """Start, wait (killing on timeout), collect logs and state; the result's fields."""
         limits = request.limits
-        watch = _Watch(container.id or "")
         done = threading.Event()
         waiter = threading.Thread(target=_wait_exit, args=(container, done), daemon=True)
         started, t0 = datetime.now(UTC), time.monotonic()
         container.start()
+        watch = _Watch(container.id or "")  # after start: the cgroup exists from then on
         waiter.start()
         timed_out = False
         while not done.wait(0.02):
