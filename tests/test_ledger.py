@@ -307,3 +307,15 @@ def test_threads_may_share_a_ledger(ledger: Ledger) -> None:
         list(pool.map(work, range(4)))
     assert len(ledger.runs_for()) == 100
     ledger.verify_chain()
+
+
+def test_diff_runs_names_what_changed() -> None:
+    from verifier.ledger import diff_runs
+
+    before = make_run(1)
+    after = make_run(2, seal=digest("new seal"), environment={"backend": "bwrap", "python": "3.12"})
+    assert diff_runs(before, make_run(3)) == []
+    assert diff_runs(before, after) == [
+        f"seal {digest('seal')[:19]} -> {digest('new seal')[:19]}",
+        "environment.python 3.11 -> 3.12",
+    ]

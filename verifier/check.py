@@ -37,11 +37,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from verifier import stats
 from verifier.errors import IntakeError
-from verifier.models import Check, Reported
+
+if TYPE_CHECKING:  # only annotations: re-judging needs no pydantic import of its own
+    from verifier.models import Check, Reported
 
 Outcome = Literal["pass", "fail", "inconclusive"]
 

@@ -628,3 +628,35 @@ def _parse_verdict(body: str) -> Verdict:
         return Verdict.model_validate_json(body)
     except ValidationError as e:
         raise LedgerError(f"stored verdict no longer parses: {e.errors()[0]['msg']}") from e
+
+
+_RUN_INPUT_FIELDS = ("seal", "entrypoint", "params_digest", "inputs", "backend", "sealed", "seed")
+
+
+def diff_runs(before: RunRecord, after: RunRecord) -> list[str]:
+    """What differs between two runs' inputs, one short line each: "what changed since it passed".
+
+    Compares what goes into a run (seal, entrypoint, params, inputs,
+    backend, seed) and the environment fingerprint key by key, e.g.
+    `seal sha256:1a2b3c4d5e6f -> sha256:9f8e7d6c5b4a`, `environment.python 3.11.7 -> 3.12.1`.
+    Empty when the runs differ only in their outcome.
+    """
+    lines = [
+        f"{name} {_short(getattr(before, name))} -> {_short(getattr(after, name))}"
+        for name in _RUN_INPUT_FIELDS
+        if getattr(before, name) != getattr(after, name)
+    ]
+    env_a, env_b = before.environment, after.environment
+    for name in sorted(env_a.keys() | env_b.keys()):
+        if env_a.get(name) != env_b.get(name):
+            lines.append(
+                f"environment.{name} {_short(env_a.get(name))} -> {_short(env_b.get(name))}"
+            )
+    return lines
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    if text.startswith("sha256:") and len(text) == 71:
+        return text[:19]  # sha256: + 12 hex digits, as git abbreviates
+    return text if len(text) <= 60 else text[:57] + "..."
