@@ -17,6 +17,7 @@ import click
 
 from verifier.cli.common import AppContext, emit_json, json_option
 from verifier.corrections import (
+    CORRECTION_TYPES,
     DIGEST_RE,
     AuditReport,
     VerdictTimeLookup,
@@ -73,7 +74,11 @@ def _resolve_before(root: Path, paper_id: str, before: str | None, unchanged: bo
 @click.command()
 @click.argument("paper_id")
 @click.option(
-    "--type", "kind", required=True, help="Crossmark type: correction, erratum, retraction, ..."
+    "--type",
+    "kind",
+    required=True,
+    type=click.Choice(sorted(CORRECTION_TYPES)),
+    help="Crossref Crossmark update type.",
 )
 @click.option("--claims", default="", help="Comma-separated claim ids touched, e.g. C1,C3.")
 @click.option("--reason", required=True, help="Why, in one or two sentences.")
