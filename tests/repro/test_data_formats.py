@@ -28,13 +28,17 @@ word_st = st.text(
     | st.just("é")
     | st.just("|"),
     min_size=1,
-    max_size=6,
+    max_size=4,
 ).filter(lambda w: w.split() == [w] and w != "|||")
-sentence_st = st.lists(word_st, min_size=1, max_size=6).map(tuple)
-corpus_st = st.lists(st.tuples(sentence_st, sentence_st), max_size=8).map(
+sentence_st = st.lists(word_st, min_size=1, max_size=4).map(tuple)
+corpus_st = st.lists(st.tuples(sentence_st, sentence_st), max_size=5).map(
     lambda ps: ParallelCorpus("de", "en", tuple(ParallelPair(s, t) for s, t in ps))
 )
-SETTINGS = settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# too_slow: generation is cheap, but shared CI cores under load trip the health check.
+SETTINGS = settings(
+    max_examples=25,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def write(path: Path, text: str) -> Path:
