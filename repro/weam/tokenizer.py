@@ -9,6 +9,11 @@ data. The special tokens [PAD] [UNK] [CLS] [SEP] [MASK] are shared across
 languages. Sentences arrive already split into words (`Sentence`), and
 `encode_words` keeps, for every subword, the index of the word it came from,
 which is what projecting word alignments onto subwords needs.
+
+The vocabulary is learnt by a small deterministic count-based procedure
+(`learn_vocab`) and served by a `tokenizers` WordPiece model; the
+`tokenizers` trainer is available (`method="hf"`) but is not the default
+because its tie-breaking follows Rust hash-map order (see `train_tokenizer`).
 """
 
 from __future__ import annotations
@@ -111,35 +116,69 @@ def train_tokenizer(
     alpha: float = 0.7,
     sample_size: int = 20000,
     seed: int = 0,
+    method: str = "counts",
 ) -> WeamTokenizer:
-    """Train one WordPiece vocabulary on alpha-smoothed multilingual text.
+    """Learn one WordPiece vocabulary on alpha-smoothed multilingual text.
 
-    `texts` maps a language code to its sentences (tuples of words). The
-    trainer sees `sample_size` sentences drawn by `smoothed_sample`.
+    `texts` maps a language code to its sentences (tuples of words); the
+    learner sees `sample_size` sentences drawn by `smoothed_sample`.
+
+    `method="counts"` (default) is `learn_vocab`, fully deterministic.
+    `method="hf"` runs `tokenizers`' WordPieceTrainer, which breaks ties
+    between equally frequent merges in Rust hash-map order: its token set can
+    change from one run to the next, which the deterministic tiers forbid.
+    Both give a `tokenizers` WordPiece model, so encoding is the same code.
+    Raises `ValueError` for an unknown method.
     """
+    sample = smoothed_sample(texts, alpha, sample_size, seed)
+    if method == "counts":
+        return WeamTokenizer(_wordpiece(learn_vocab(sample, vocab_size)))
+    if method != "hf":
+        raise ValueError(f"unknown tokenizer method {method!r}; choose 'counts' or 'hf'")
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
-    # Words are already split; WhitespaceSplit keeps punctuation-free synthetic
-    # words intact and matches `is_pretokenized=True` at encode time.
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False
     )
-    sample = smoothed_sample(texts, alpha, sample_size, seed)
     tok.train_from_iterator((" ".join(s) for s in sample), trainer=trainer)
-    return WeamTokenizer(_canonical_ids(tok))
+    # The trainer also numbers tokens in hash-map order; WordPiece encoding is
+    # a greedy longest match, so re-numbering (sorted) changes no segmentation.
+    return WeamTokenizer(_wordpiece(sorted(t for t in tok.get_vocab() if t not in SPECIAL_TOKENS)))
 
 
-def _canonical_ids(trained: Tokenizer) -> Tokenizer:
-    """Re-number a trained WordPiece vocabulary deterministically.
+def learn_vocab(sentences: Sequence[Sentence], vocab_size: int) -> list[str]:
+    """A deterministic WordPiece vocabulary: every character, then the best pieces.
 
-    The trainer finds the same token set run after run but numbers it in
-    hash-map order, which differs between processes; WordPiece encoding is a
-    greedy longest match, so ids can be re-assigned (specials first, then
-    sorted tokens) without changing any segmentation.
+    Candidates are each word type's prefixes (word-initial pieces) and
+    suffixes (`##` continuation pieces) of two or more characters, the whole
+    word included; a piece scores (occurrences of words carrying it) x (its
+    length - 1), the subwords it saves per use. The top pieces by (score desc,
+    piece asc) fill the vocabulary after the characters, which keep every word
+    encodable ([UNK]-free on the training alphabet).
     """
-    tokens = sorted(t for t in trained.get_vocab() if t not in SPECIAL_TOKENS)
+    counts: dict[str, int] = {}
+    for sent in sentences:
+        for w in sent:
+            counts[w] = counts.get(w, 0) + 1
+    chars = sorted({c for w in counts for c in w})
+    base = [*chars, *(f"##{c}" for c in chars)]
+    score: dict[str, int] = {}
+    for w, c in counts.items():
+        for k in range(2, len(w) + 1):
+            score[w[:k]] = score.get(w[:k], 0) + c * (k - 1)
+            if k < len(w):
+                suffix = "##" + w[-k:]
+                score[suffix] = score.get(suffix, 0) + c * (k - 1)
+    budget = max(0, vocab_size - len(SPECIAL_TOKENS) - len(base))
+    best = sorted(score, key=lambda t: (-score[t], t))[:budget]
+    return sorted({*base, *best})
+
+
+def _wordpiece(tokens: Sequence[str]) -> Tokenizer:
+    """A WordPiece tokenizer with the specials at ids 0-4, then `tokens` in order."""
     vocab = {t: i for i, t in enumerate((*SPECIAL_TOKENS, *tokens))}
     tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    # Words are already split; WhitespaceSplit matches `is_pretokenized=True`.
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     return tok
 
