@@ -97,3 +97,10 @@ def test_generation_is_fast() -> None:
 def test_config_rejects_bad_languages() -> None:
     with pytest.raises(ValueError, match="distinct derived"):
         SyntheticConfig(languages=("en", "en"))
+
+
+def test_monolingual_differs_from_parallel(world: SyntheticWorld) -> None:
+    parallel_base = {p.src for p in world.parallel["x1"].pairs}
+    mono = world.monolingual["en"]
+    assert sum(s in parallel_base for s in mono) < 0.2 * len(mono)  # short sentences may recur
+    assert world.level("en") == 0 and world.level("x3") == 3
