@@ -6,8 +6,9 @@
 # Usage: scripts/build-image.sh [--tag NAME:TAG] [--pip "pkg==1.0 other"] [--include deb,deb]
 #                               [--suite bookworm] [--mirror URL] [--force]
 #   --tag      image tag (default: $VERIFY_TEST_IMAGE or localhost/verify-repro:1)
-#   --pip      extra Python packages, installed with the image's own pip
-#              (python3-pip is added to the image when this is given)
+#   --pip      extra Python packages, installed by the host's pip (its index
+#              configuration applies) into the image's /usr/local dist-packages;
+#              the host Python ($PYTHON, default python3) must match the image's minor
 #   --include  extra Debian packages for debootstrap
 #   --force    rebuild even when the tag already exists
 # Side effects: writes a root filesystem under a temporary directory (removed
@@ -45,23 +46,28 @@ if [ "$FORCE" = 0 ] && podman image exists "$TAG"; then
   exit 0
 fi
 
-[ -n "$PIP_PACKAGES" ] && INCLUDE="$INCLUDE,python3-pip"
-
 ROOTFS="$(mktemp -d "${TMPDIR:-/var/tmp}/verify-rootfs.XXXXXX")"
-cleanup() { umount -R "$ROOTFS/proc" 2>/dev/null || true; rm -rf --one-file-system "$ROOTFS"; }
+cleanup() { rm -rf --one-file-system "$ROOTFS"; }
 trap cleanup EXIT
 
 echo "build-image.sh: debootstrap $SUITE into $ROOTFS (include: $INCLUDE)" >&2
 debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$ROOTFS" "$MIRROR" >&2
 
 if [ -n "$PIP_PACKAGES" ]; then
-  echo "build-image.sh: pip install $PIP_PACKAGES" >&2
-  cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
-  mount -t proc proc "$ROOTFS/proc"
+  # The host's pip installs into the image's dist-packages: it knows the
+  # host's package index configuration (local mirrors, wheel dirs) that the
+  # image does not. Wheels must match the image's Python, so check the minor.
+  PY="${PYTHON:-python3}"
+  HOST_MINOR="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  IMAGE_MINOR="$(chroot "$ROOTFS" python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  if [ "$HOST_MINOR" != "$IMAGE_MINOR" ]; then
+    echo "build-image.sh: host Python $HOST_MINOR != image Python $IMAGE_MINOR; set PYTHON=python$IMAGE_MINOR" >&2
+    exit 1
+  fi
+  echo "build-image.sh: pip install $PIP_PACKAGES (Python $IMAGE_MINOR)" >&2
   # shellcheck disable=SC2086  # word splitting of the package list is intended
-  chroot "$ROOTFS" python3 -m pip install --no-cache-dir --break-system-packages $PIP_PACKAGES >&2
-  umount "$ROOTFS/proc"
-  : > "$ROOTFS/etc/resolv.conf"
+  "$PY" -m pip install --no-cache-dir --no-warn-script-location --ignore-installed \
+    --target "$ROOTFS/usr/local/lib/python$IMAGE_MINOR/dist-packages" $PIP_PACKAGES >&2
 fi
 
 # Slim the image: apt caches and docs are not needed to run repros.
@@ -71,4 +77,5 @@ rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/* \
 tar --numeric-owner -C "$ROOTFS" -c . | podman import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'CMD ["python3"]' - "$TAG" >&2
+echo "build-image.sh: pin it as $(podman image inspect --format '{{index .RepoDigests 0}}' "$TAG")" >&2
 podman image inspect --format '{{.Id}}' "$TAG"
