@@ -1,7 +1,8 @@
-"""Interoperability: securesystemslib's DSSE implementation reads our envelopes, and we read its.
+"""Interoperability with other in-toto tools (not dependencies: each test runs where its tool is installed).
 
-securesystemslib (secure-systems-lab, the DSSE authors) is not a dependency;
-these tests run only where it is installed (`pip install securesystemslib`).
+* securesystemslib (secure-systems-lab, the DSSE authors): reads our envelopes, we read its;
+* in-toto-attestation (the spec's Python bindings): our Statements validate, and the
+  SLSA Provenance predicate parses strictly into its protobuf message.
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from verifier.attest import (
 from verifier.canonical import canonical
 from verifier.keys import key_id
 
-dsse = pytest.importorskip("securesystemslib.dsse")
-signer_mod = pytest.importorskip("securesystemslib.signer")
-
 
 def test_they_verify_ours() -> None:
+    dsse = pytest.importorskip("securesystemslib.dsse")
+    signer_mod = pytest.importorskip("securesystemslib.signer")
     private = Ed25519PrivateKey.generate()
     key = signer_mod.SSlibKey.from_crypto(private.public_key(), keyid=key_id(private.public_key()))
     for statement in (
@@ -46,9 +46,35 @@ def test_they_verify_ours() -> None:
 
 
 def test_we_verify_theirs() -> None:
+    dsse = pytest.importorskip("securesystemslib.dsse")
+    signer_mod = pytest.importorskip("securesystemslib.signer")
     private = Ed25519PrivateKey.generate()
     key = signer_mod.SSlibKey.from_crypto(private.public_key(), keyid=key_id(private.public_key()))
     statement = run_statement(run_record())
     envelope = dsse.Envelope(payload=canonical(statement), payload_type=PAYLOAD_TYPE, signatures={})
     envelope.sign(signer_mod.CryptoSigner(private, public_key=key))
     assert verify_envelope(envelope.to_dict(), private.public_key()) == statement
+
+
+def test_in_toto_attestation_bindings_accept_our_statements() -> None:
+    json_format = pytest.importorskip("google.protobuf.json_format")
+    spb = pytest.importorskip("in_toto_attestation.v1.statement_pb2")
+    statement_mod = pytest.importorskip("in_toto_attestation.v1.statement")
+    ppb = pytest.importorskip("in_toto_attestation.predicates.provenance.v1.provenance_pb2")
+    vpb = pytest.importorskip("in_toto_attestation.predicates.vsa.v1.vsa_pb2")
+    run = run_statement(run_record(), repro=REPRO)
+    vsa = verdict_statement(
+        verdict(),
+        manifest_digest="sha256:" + "a" * 64,
+        policy_uri="https://verify.invalid/p",
+        policy_digest=None,
+    )
+    for statement in (run, vsa):
+        pb = json_format.ParseDict(statement, spb.Statement())
+        statement_mod.Statement.copy_from_pb(pb).validate()
+    json_format.ParseDict(run["predicate"], ppb.Provenance())  # strict: no unknown field
+    # The VSA carries our extension field (a URI key, as the spec allows), which the protobuf lacks.
+    summary = json_format.ParseDict(
+        vsa["predicate"], vpb.VerificationSummary(), ignore_unknown_fields=True
+    )
+    assert summary.verification_result == "PASSED"

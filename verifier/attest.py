@@ -546,7 +546,6 @@ def verdict_statement(
         ],
         "verificationResult": "PASSED" if passed else "FAILED",
         "verifiedLevels": [f"VERIFY_GATE_{verdict.gate}"] if passed else ["FAILED"],
-        "slsaVersion": "1.0",
         VERDICT_EXTENSION: _finite(verdict.model_dump()),
     }
     subject = {
