@@ -111,11 +111,10 @@ class RunCgroup:
             return False
         return True
 
-    def attach_self(self) -> None:
-        """Move the calling process into every controller (used in a `preexec_fn`)."""
-        pid = str(os.getpid())
+    def attach(self, pid: int) -> None:
+        """Move process `pid` into every controller (before it forks: see supervise.SHIM)."""
         for path in self.dirs.values():
-            (path / "cgroup.procs").write_text(pid)
+            (path / "cgroup.procs").write_text(str(pid))
 
     def pids(self) -> list[int]:
         """Every process still in the run's cgroup."""

@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,28 +91,55 @@ class CappedLog:
         self._thread.join(timeout)
 
 
-def _rlimit_preexec(limits: Limits, group: RunCgroup | None) -> Callable[[], None]:
-    """What the child does before exec: join the cgroup, or fall back to rlimits.
+# The command starts behind this shim, which waits on its stdin until the parent has
+# put it into the cgroup and set its rlimits, then execs the real command. The
+# parent thus confines the child before it can fork, without a `preexec_fn`
+# (which forces fork() over vfork() and cost 6-15 ms per run here).
+SHIM = ("/bin/sh", "-c", 'read _ || exit 125; exec "$@" </dev/null', "verify-shim")
+
+
+def _confine(pid: int, limits: Limits, group: RunCgroup | None) -> None:
+    """Put the (waiting) child into the run's cgroup, or fall back to rlimits.
 
     RLIMIT_FSIZE caps any single file at the output cap; RLIMIT_CORE=0 keeps
-    core dumps out of the bundle's neighbourhood. Without a cgroup, memory
-    falls back to RLIMIT_AS and processes to RLIMIT_NPROC (not enforced
-    for root: see setrlimit(2)).
+    core dumps from being written. Without a cgroup, memory falls back to
+    RLIMIT_AS and processes to RLIMIT_NPROC (not enforced for root: see
+    setrlimit(2)). rlimits are inherited across exec and fork.
     """
     fsize = (limits.max_output_mb + 1) * MB
+    resource.prlimit(pid, resource.RLIMIT_CORE, (0, 0))
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (fsize, fsize))
+    if group is not None:
+        group.attach(pid)
+        return
+    mem = limits.memory_mb * MB
+    resource.prlimit(pid, resource.RLIMIT_AS, (mem, mem))
+    with contextlib.suppress(ValueError, OSError):
+        resource.prlimit(pid, resource.RLIMIT_NPROC, (limits.max_procs, limits.max_procs))
 
-    def preexec() -> None:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        if group is not None:
-            group.attach_self()
-            return
-        mem = limits.memory_mb * MB
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_procs, limits.max_procs))
 
-    return preexec
+def _start(
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, group: RunCgroup | None
+) -> subprocess.Popen[bytes]:
+    """Start `argv` confined, in its own session (so that a timeout can kill its group)."""
+    go_read, go_write = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [*SHIM, *argv], env=dict(env), cwd=cwd, stdin=go_read,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+        )
+    finally:
+        os.close(go_read)
+    try:
+        _confine(proc.pid, limits, group)
+    except BaseException:
+        os.close(go_write)  # the shim sees EOF and exits without running anything
+        proc.kill()
+        proc.wait()
+        raise
+    os.write(go_write, b"go\n")
+    os.close(go_write)
+    return proc
 
 
 def _kill_tree(proc: subprocess.Popen[bytes], group: RunCgroup | None) -> None:
@@ -134,7 +161,6 @@ def supervise(
     cwd: Path,
     limits: Limits,
     log_dir: Path,
-    pass_fds: Sequence[int] = (),
 ) -> Supervised:
     """Run `argv` under `limits`; return the facts. Raises `OSError` if it cannot start.
 
@@ -147,12 +173,8 @@ def supervise(
     group = RunCgroup.create(memory_mb=limits.memory_mb, max_procs=limits.max_procs, cpus=limits.cpus)
     started, t0 = datetime.now(UTC), time.monotonic()
     try:
-        # (2): own session, so that the timeout can kill the process group.
-        proc = subprocess.Popen(
-            list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-            preexec_fn=_rlimit_preexec(limits, group), pass_fds=tuple(pass_fds), close_fds=True,
-        )
+        # (2): confined before it runs, in its own session.
+        proc = _start(argv, env, cwd, limits, group)
         assert proc.stdout is not None and proc.stderr is not None
         # (3): capped logs, drained to EOF.
         out = CappedLog(proc.stdout, log_dir / STDOUT_LOG, limits.max_log_bytes)
