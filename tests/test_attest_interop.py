@@ -12,7 +12,6 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.test_attest import REPRO, run_record, verdict
 from verifier.attest import (
     PAYLOAD_TYPE,
     run_statement,
@@ -22,6 +21,44 @@ from verifier.attest import (
 )
 from verifier.canonical import canonical
 from verifier.keys import key_id
+from verifier.models import OutputFile, Repro, RunRecord, Verdict
+
+REPRO = Repro(id="R1", bundle="bundle", entrypoint=["python", "-m", "x"], params={"lr": 1e-4})
+
+
+def run_record() -> RunRecord:
+    return RunRecord(
+        id="run-1",
+        key="sha256:" + "a" * 64,
+        paper="demo-paper",
+        repro="R1",
+        seed=0,
+        backend="bwrap",
+        sealed=True,
+        seal="sha256:" + "b" * 64,
+        entrypoint=["python", "-m", "x"],
+        params_digest="sha256:" + "c" * 64,
+        inputs={"data/x.tsv": "sha256:" + "d" * 64},
+        environment={"python": "3.11"},
+        started="2026-06-23T08:11:44Z",
+        ended="2026-06-23T08:11:45Z",
+        duration_s=1.0,
+        exit_code=0,
+        status="ok",
+        reason="ok",
+        outputs=[OutputFile(path="results.json", sha256="sha256:" + "e" * 64, size=10)],
+        logs={"stdout": "sha256:" + "f" * 64},
+    )
+
+
+def verdict() -> Verdict:
+    return Verdict(
+        claim="demo-paper/C1",
+        status="verified",
+        gate=2,
+        reason="ok",
+        evaluated="2026-06-23T08:12:00Z",
+    )
 
 
 def test_they_verify_ours() -> None:

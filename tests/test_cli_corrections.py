@@ -168,7 +168,10 @@ def test_unchanged_and_before_file(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--type", "oops", "--reason", "r", "--unchanged"], "Invalid value for '--type': 'oops' is not one of"),
+        (
+            ["--type", "oops", "--reason", "r", "--unchanged"],
+            "Invalid value for '--type': 'oops' is not one of",
+        ),
         (
             ["--type", "erratum", "--claims", "C9", "--reason", "r", "--unchanged"],
             "unknown claim(s)",

@@ -517,7 +517,7 @@ def verdict_statement(
     *,
     manifest_digest: str,
     policy_uri: str,
-    policy_digest: str | None,
+    policy_digest: str | None = None,
     input_attestations: Iterable[AttestationRef] = (),
 ) -> dict[str, Any]:
     """The Verification Summary v1 Statement of a verdict.
@@ -529,11 +529,13 @@ def verdict_statement(
     FAILED (fail closed), and the extension field `VERDICT_EXTENSION` keeps
     the verdict itself. `verifiedLevels` uses our own track, `VERIFY_GATE_<n>`
     (the claim passed Gates 0 to n), as the spec allows for non-SLSA values.
+    `policy_digest` defaults to the verdict's own `policy_digest`.
 
     Raises `ValueError` if a digest is not `sha256:<hex>`.
     """
     passed = verdict.status == "verified"
     policy: dict[str, Any] = {"uri": policy_uri}
+    policy_digest = policy_digest or verdict.policy_digest
     if policy_digest is not None:
         policy["digest"] = _digest_set(policy_digest)
     predicate: dict[str, Any] = {

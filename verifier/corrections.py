@@ -28,6 +28,8 @@ or in the manifest breaks a rule. Forging a whole consistent chain is outside
 this threat model: that is what signed attestations are for
 (https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md).
 With no record at all, nothing anchors the manifest: the status is CURRENT.
+Records written by hand need their HEAD written by hand too:
+`printf 'sha256:%s\\n' "$(sha256sum < corrections/0003.yaml | cut -c1-64)" > corrections/HEAD`.
 
 Records are written once (`append_correction`) and never rewritten.
 """
