@@ -87,7 +87,7 @@ def _eflomal_directional(pairs: Pairs, seed: int) -> tuple[list[set[Link]], list
     We call the binary as `eflomal.Aligner.align` does (same options and iteration counts,
     checked with `strace -e execve`) so that it can run seeded: see `eflomal_seeded`.
     """
-    import eflomal  # lazily: a compiled dependency that only this method needs
+    import eflomal  # type: ignore[import-untyped]  # lazily: compiled, only this method needs it
 
     keep = [k for k, (s, t) in enumerate(pairs) if s and t]  # eflomal rejects empty sentences
     fwd: list[set[Link]] = [set() for _ in pairs]

@@ -88,7 +88,7 @@ def tokenize(text: str) -> Sentence:
 
 def django_root() -> Path:
     """The installed django package directory."""
-    import django  # lazily: only catalog building needs Django
+    import django  # type: ignore[import-untyped]  # lazily: only catalog building needs Django
 
     return Path(django.__file__).resolve().parent
 
@@ -112,8 +112,9 @@ def catalog_entries(path: Path) -> Iterator[tuple[str, str]]:
     """
     with path.open("rb") as fh:
         trans = gettext.GNUTranslations(fh)
-    singular_form = trans.plural(1)
-    for key, msgstr in trans._catalog.items():
+    singular_form = trans.plural(1)  # type: ignore[attr-defined]  # set by _parse, untyped
+    catalog: dict[str | tuple[str, int], str] = trans._catalog  # type: ignore[attr-defined]
+    for key, msgstr in catalog.items():
         if isinstance(key, tuple):
             msgid, form = key
             if form != singular_form:
@@ -176,7 +177,8 @@ def build(out: Path) -> dict[str, object]:
     text = render_jsonl(django.get_version(), catalogs, rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8", newline="\n")
-    return json.loads(text.partition("\n")[0])
+    header: dict[str, object] = json.loads(text.partition("\n")[0])
+    return header
 
 
 def read_header(path: Path) -> dict[str, object]:
@@ -230,10 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "build":
         header = build(args.out)
+        n_sources = len(header["sources"])  # type: ignore[arg-type]
         print(
-            f"wrote {args.out}: {header['n_pairs']} pairs from {len(header['sources'])} catalogs (Django {header['django']})",
+            f"wrote {args.out}: {header['n_pairs']} pairs from {n_sources} catalogs (Django {header['django']})",
             file=sys.stderr,
-        )  # type: ignore[arg-type]
+        )
     else:
         for lang, n in language_sizes(load_parallel_jsonl(args.path)).items():
             print(f"{lang}\t{n}")

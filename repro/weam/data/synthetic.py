@@ -173,8 +173,8 @@ def _linearise(sentence: _BaseSentence, level: int) -> list[tuple[str, int]]:
     """Base words of `sentence` in the word order of a level-`level` language, each with its
     position in the base linearisation (the source index of its gold link)."""
     if level < 2:  # base order: a fast path, since half of all sentences need nothing more
-        words = _base_words(sentence)
-        return list(zip(words, range(len(words)), strict=True))
+        base = _base_words(sentence)
+        return list(zip(base, range(len(base)), strict=True))
     # (1): number the base words in base order.
     pos = 0
     numbered: list[list[list[tuple[str, int]]]] = []  # clauses -> segments -> words
@@ -268,9 +268,8 @@ def generate_world(config: SyntheticConfig) -> SyntheticWorld:
         lang: _derive_lexicon(vocab, min(i + 1, 3), config, rng, used)
         for i, lang in enumerate(derived)
     }
-    lexicons[base] = {w: (w,) for ws in vocab.words.values() for w in ws} | {
-        w: (w,) for w in _SHARED
-    }
+    lexicons[base] = {w: (w,) for ws in vocab.words.values() for w in ws}
+    lexicons[base] |= {w: (w,) for w in _SHARED}
     levels = {lang: min(i, 3) for i, lang in enumerate(config.languages)}
 
     # Parallel: one stream of base sentences realised in every language.
