@@ -290,7 +290,7 @@ class TestRunStatement:
         assert s["predicateType"] == "https://slsa.dev/provenance/v1"
         assert s["subject"] == [{"name": "results.json", "digest": {"sha256": sha(RESULTS)}}]
         build = s["predicate"]["buildDefinition"]
-        assert build["buildType"] == "https://verify.invalid/run/v1"
+        assert build["buildType"] == "https://claim-verifier.invalid/run/v1"
         ext = build["externalParameters"]
         assert ext["bundle"] == {"seal": f"sha256:{HEX_B}", "path": "bundle"}
         assert ext["entrypoint"] == ["python", "-m", "bundle.formula"]
@@ -311,7 +311,7 @@ class TestRunStatement:
             },
         ]
         details = s["predicate"]["runDetails"]
-        assert details["builder"]["id"] == "https://verify.invalid/backend/bwrap"
+        assert details["builder"]["id"] == "https://claim-verifier.invalid/backend/bwrap"
         assert details["metadata"] == {
             "invocationId": "run-0001",
             "startedOn": "2026-06-23T08:11:44Z",
@@ -355,7 +355,7 @@ class TestVerdictStatement:
         return verdict_statement(
             v,
             manifest_digest=f"sha256:{HEX_A}",
-            policy_uri="https://verify.invalid/policy/default/v1",
+            policy_uri="https://claim-verifier.invalid/policy/default/v1",
             policy_digest=f"sha256:{HEX_B}",
             input_attestations=[
                 AttestationRef("file:///x/run-0001.intoto.jsonl", f"sha256:{HEX_C}")
@@ -368,16 +368,16 @@ class TestVerdictStatement:
         assert s["subject"] == [
             {
                 "name": "demo-paper/C1",
-                "uri": "https://verify.invalid/claim/demo-paper/C1",
+                "uri": "https://claim-verifier.invalid/claim/demo-paper/C1",
                 "digest": {"sha256": HEX_A},
             }
         ]
         p = s["predicate"]
-        assert p["verifier"]["id"] == "https://verify.invalid/verifier"
+        assert p["verifier"]["id"] == "https://claim-verifier.invalid/verifier"
         assert p["timeVerified"] == "2026-06-23T08:12:00Z"
         assert p["resourceUri"] == claim_uri("demo-paper/C1")
         assert p["policy"] == {
-            "uri": "https://verify.invalid/policy/default/v1",
+            "uri": "https://claim-verifier.invalid/policy/default/v1",
             "digest": {"sha256": HEX_B},
         }
         assert p["inputAttestations"] == [
@@ -493,7 +493,7 @@ def test_attest_run_and_verdict_with_key(tmp_path: Path) -> None:
         tmp_path,
         verdict(),
         manifest_digest=f"sha256:{HEX_A}",
-        policy_uri="https://verify.invalid/policy/default/v1",
+        policy_uri="https://claim-verifier.invalid/policy/default/v1",
         policy_digest=None,
         input_attestations=[AttestationRef.of_file(run_path)],
     )

@@ -71,7 +71,7 @@ def test_they_verify_ours() -> None:
         verdict_statement(
             verdict(),
             manifest_digest="sha256:" + "a" * 64,
-            policy_uri="https://verify.invalid/p",
+            policy_uri="https://claim-verifier.invalid/p",
             policy_digest=None,
         ),
     ):
@@ -103,7 +103,7 @@ def test_in_toto_attestation_bindings_accept_our_statements() -> None:
     vsa = verdict_statement(
         verdict(),
         manifest_digest="sha256:" + "a" * 64,
-        policy_uri="https://verify.invalid/p",
+        policy_uri="https://claim-verifier.invalid/p",
         policy_digest=None,
     )
     for statement in (run, vsa):

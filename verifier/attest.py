@@ -10,17 +10,17 @@ Two kinds of Statement (https://github.com/in-toto/attestation/blob/main/spec/v1
   manifest holding the claim, `resourceUri` names the claim, and our four-way
   status rides in an extension field (`verdict_statement`).
 
-Identifiers are URIs under `URI_BASE` (`https://verify.invalid`, a reserved
-TLD that never resolves: they are names, not locations):
+Identifiers are URIs under `URI_BASE` (`https://claim-verifier.invalid`, as
+the quality policy's URI; `.invalid` is a reserved TLD that never resolves:
+these are names, not locations):
 
-| URI                                         | names                                   |
-| ------------------------------------------- | --------------------------------------- |
-| `https://verify.invalid/run/v1`             | buildType of a repro run                |
-| `https://verify.invalid/backend/<name>`     | builder.id: the sandbox backend         |
-| `https://verify.invalid/verifier`           | verifier.id of a verdict                |
-| `https://verify.invalid/claim/<paper>/<id>` | resourceUri of a claim                  |
-| `https://verify.invalid/run/<run-id>`       | a run (invocation) in the ledger        |
-| `https://verify.invalid/verdict/v1`         | extension field holding our verdict     |
+| URI under `URI_BASE`      | names                                          |
+| ------------------------- | ---------------------------------------------- |
+| `/run/v1`                 | buildType of a repro run                       |
+| `/backend/<name>`         | builder.id: the sandbox backend (bwrap, ...)   |
+| `/verifier`               | verifier.id of a verdict                       |
+| `/claim/<paper>/<claim>`  | resourceUri (and subject uri) of a claim       |
+| `/verdict/v1`             | extension field of a VSA holding our verdict   |
 
 A bundle's seal is not a plain file digest, so in digest sets it appears
 under its own algorithm name, `verifyTree`: the lowercase hex of the tree
@@ -64,7 +64,7 @@ STATEMENT_TYPE: Final = "https://in-toto.io/Statement/v1"
 PROVENANCE_TYPE: Final = "https://slsa.dev/provenance/v1"
 VSA_TYPE: Final = "https://slsa.dev/verification_summary/v1"
 
-URI_BASE: Final = "https://verify.invalid"
+URI_BASE: Final = "https://claim-verifier.invalid"
 BUILD_TYPE: Final = f"{URI_BASE}/run/v1"
 VERIFIER_ID: Final = f"{URI_BASE}/verifier"
 VERDICT_EXTENSION: Final = f"{URI_BASE}/verdict/v1"
@@ -507,7 +507,7 @@ class AttestationRef:
 
 
 def claim_uri(global_claim_id: str) -> str:
-    """`https://verify.invalid/claim/<paper>/<claim>`: a claim's global id as a URI."""
+    """`https://claim-verifier.invalid/claim/<paper>/<claim>`: a claim's global id as a URI."""
     paper, _, claim = global_claim_id.partition("/")
     return f"{URI_BASE}/claim/{quote(paper, safe='')}/{quote(claim, safe='')}"
 
