@@ -121,7 +121,7 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     return Harness(backend=backend, root=root, module=f"m_{uuid.uuid4().hex[:12]}")
 
 
-def processes_with(marker: str) -> list[int]:
+def _processes_with(marker: str) -> list[int]:
     """Host pids whose command line contains `marker`."""
     found = []
     for entry in os.listdir("/proc"):
@@ -135,4 +135,7 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
-HarnessFactory = Callable[..., Harness]
+@pytest.fixture
+def processes_with() -> Callable[[str], list[int]]:
+    """A finder of host pids whose command line contains a marker."""
+    return _processes_with

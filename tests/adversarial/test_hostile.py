@@ -7,13 +7,18 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.adversarial.conftest import Harness, processes_with
 from verifier.sandbox.base import Limits
+
+if TYPE_CHECKING:  # conftest is not importable as a module under plain `pytest`
+    from tests.adversarial.conftest import Harness
+
+FindProcesses = Callable[[str], list[int]]
 
 CONTRACT_ENV = {
     "PATH", "HOME", "TMPDIR", "LANG", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE",
@@ -161,7 +166,7 @@ def test_caller_environment_is_invisible(harness: Harness, monkeypatch: pytest.M
 
 
 class TestLimits:
-    def test_fork_bomb_hits_process_limit(self, harness: Harness) -> None:
+    def test_fork_bomb_hits_process_limit(self, harness: Harness, processes_with: FindProcesses) -> None:
         run = harness.run("""
             import time
             children = 0
@@ -190,7 +195,9 @@ class TestLimits:
         assert run.outcome.status == "memory", (run.outcome, run.stderr[-500:])
         assert run.outcome.reason == "repro exceeded its 128 MB memory limit"
 
-    def test_timeout_kills_children_that_ignore_sigterm(self, harness: Harness) -> None:
+    def test_timeout_kills_children_that_ignore_sigterm(
+        self, harness: Harness, processes_with: FindProcesses
+    ) -> None:
         run = harness.run(f"""
             import signal, subprocess, time
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
