@@ -8,13 +8,14 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from verifier.attest import attest_run, read_envelopes
 from verifier.cli import main
 from verifier.keys import init_keys
-from verifier.models import OutputFile, RunRecord
+from verifier.models import OutputFile, RunRecord, RunRef, Verdict
 
 RESULTS = b'{"accuracy": 0.813}'
 HEX = hashlib.sha256(RESULTS).hexdigest()
@@ -151,3 +152,43 @@ def test_sign_then_check(home: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert out == tmp_path / "statement.intoto.jsonl"
     assert run("attest", "check", str(out)) == 0
     assert "not in the artifact store (not checked)" in capsys.readouterr().out
+
+
+def test_attest_paper_from_ledger(
+    make_root: Any, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`verify attest paper` signs the ledger's runs and latest verdicts; every envelope checks offline."""
+    ledger_mod = pytest.importorskip("verifier.ledger")
+    root = make_root(seal=False).path
+    assert run("--root", str(root), "attest", "paper", "demo-paper") == 2
+    assert "run `verify keys init` first" in capsys.readouterr().err
+    init_keys(home)
+    rec = record().model_copy(update={"id": "run-9", "repro": "R1"})
+    with ledger_mod.Ledger.open(home) as ledger:
+        assert ledger.put_bytes(RESULTS) == f"sha256:{HEX}"
+        ledger.add_run(rec)
+        ledger.add_verdict(
+            Verdict(
+                claim="demo-paper/C1",
+                status="verified",
+                gate=2,
+                reason="ok",
+                evaluated="2026-06-23T08:12:00+00:00",
+                run=RunRef(id="run-9", seal=rec.seal, duration_s=1.0, exit_code=0),
+            )
+        )
+    assert run("--root", str(root), "attest", "paper", "demo-paper", "--json") == 0
+    envelopes = [Path(p) for p in json.loads(capsys.readouterr().out)["envelopes"]]
+    assert [p.relative_to(home).as_posix() for p in envelopes] == [
+        "attestations/runs/run-9.intoto.jsonl",
+        "attestations/verdicts/demo-paper/C1/2026-06-23T081200Z.intoto.jsonl",
+    ]
+    for path in envelopes:
+        assert run("attest", "check", str(path)) == 0
+    out = capsys.readouterr().out
+    assert f"results.json: sha256:{HEX} matches the artifact store" in out
+    assert "https://slsa.dev/verification_summary/v1" in out
+    (vsa,) = read_envelopes(envelopes[1].read_bytes())
+    statement = json.loads(base64.b64decode(vsa["payload"]))
+    (ref,) = statement["predicate"]["inputAttestations"]
+    assert ref["digest"]["sha256"] == hashlib.sha256(envelopes[0].read_bytes()).hexdigest()

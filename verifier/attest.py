@@ -47,7 +47,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from urllib.parse import quote
 
 from cryptography.exceptions import InvalidSignature
@@ -58,6 +58,9 @@ from verifier.canonical import canonical
 from verifier.errors import EXIT_BAD_INPUT, EXIT_REFUTED, VerifierError
 from verifier.keys import key_id, load_or_none_signing_key
 from verifier.models import Repro, RunRecord, Verdict
+
+if TYPE_CHECKING:
+    from verifier.manifests import LoadedManifest
 
 PAYLOAD_TYPE: Final = "application/vnd.in-toto+json"
 STATEMENT_TYPE: Final = "https://in-toto.io/Statement/v1"
@@ -709,21 +712,30 @@ def attestation_dir(home: Path) -> Path:
     return Path(home) / "attestations"
 
 
-def attest_run(home: Path, record: RunRecord, *, repro: Repro | None = None) -> Path | None:
-    """Sign and store a run's provenance when the home has a signing key; else do nothing.
+def run_envelope_path(home: Path, run_id: str) -> Path:
+    """`<home>/attestations/runs/<run-id>.intoto.jsonl`."""
+    return attestation_dir(home) / "runs" / f"{_safe(run_id)}.intoto.jsonl"
+
+
+def attest_run(
+    home: Path,
+    record: RunRecord,
+    *,
+    repro: Repro | None = None,
+    key: Ed25519PrivateKey | None = None,
+) -> Path | None:
+    """Sign and store a run's provenance with `key` (default: the home's key, if any).
 
     Returns the envelope's path, or None without a key (or with nothing to attest).
 
-    Raises `KeyFileError` if the key exists but cannot be used.
+    Raises `KeyFileError` if the home's key exists but cannot be used.
     Side effects: writes `<home>/attestations/runs/<run-id>.intoto.jsonl`.
     """
-    key = load_or_none_signing_key(home)
+    key = key or load_or_none_signing_key(home)
     if key is None or (not record.outputs and not record.logs):
         return None
     envelope = sign_statement(run_statement(record, repro=repro), key)
-    return write_envelope(
-        attestation_dir(home) / "runs" / f"{_safe(record.id)}.intoto.jsonl", envelope
-    )
+    return write_envelope(run_envelope_path(home, record.id), envelope)
 
 
 def attest_verdict(
@@ -732,15 +744,18 @@ def attest_verdict(
     *,
     manifest_digest: str,
     policy_uri: str,
-    policy_digest: str | None,
+    policy_digest: str | None = None,
     input_attestations: Sequence[AttestationRef] = (),
+    key: Ed25519PrivateKey | None = None,
 ) -> Path | None:
-    """Sign and store a verdict's summary when the home has a signing key; else do nothing.
+    """Sign and store a verdict's summary with `key` (default: the home's key, if any).
 
-    Raises `KeyFileError` if the key exists but cannot be used.
+    Returns the envelope's path, or None without a key.
+
+    Raises `KeyFileError` if the home's key exists but cannot be used.
     Side effects: writes `<home>/attestations/verdicts/<paper>/<claim>/<evaluated>.intoto.jsonl`.
     """
-    key = load_or_none_signing_key(home)
+    key = key or load_or_none_signing_key(home)
     if key is None:
         return None
     statement = verdict_statement(
@@ -756,6 +771,58 @@ def attest_verdict(
         attestation_dir(home) / "verdicts" / _safe(paper) / _safe(claim) / f"{stamp}.intoto.jsonl"
     )
     return write_envelope(path, sign_statement(statement, key))
+
+
+class RunSource(Protocol):
+    """What `attest_paper` reads from the ledger (`verifier.ledger.Ledger` fits)."""
+
+    def runs_for(self, paper: str | None = None) -> list[RunRecord]: ...
+
+    def last_verdicts(self, claims: Iterable[str]) -> dict[str, Verdict]: ...
+
+
+def attest_paper(
+    home: Path,
+    manifest: LoadedManifest,
+    ledger: RunSource,
+    *,
+    key: Ed25519PrivateKey,
+    policy_uri: str,
+) -> list[Path]:
+    """Sign every run of a paper and the latest verdict of each of its claims, from the ledger.
+
+    Each verdict's `inputAttestations` are the envelopes of the runs it rests
+    on (`run` and `runs`), so a reader can walk from a verdict to its runs.
+    Returns the envelope paths written, runs first.
+
+    Raises `KeyFileError`/`EnvelopeFormatError` as `attest_run`/`attest_verdict` do.
+    Side effects: writes under `<home>/attestations/` (existing envelopes are replaced).
+    """
+    paper = manifest.model.id
+    repros = {r.id: r for r in manifest.model.repros}
+    written: dict[str, Path] = {}
+    for record in ledger.runs_for(paper):
+        path = attest_run(home, record, repro=repros.get(record.repro), key=key)
+        if path is not None:
+            written[record.id] = path
+    verdict_paths: list[Path] = []
+    claims = [f"{paper}/{claim.id}" for claim in manifest.model.claims]
+    for _claim, verdict in sorted(ledger.last_verdicts(claims).items()):
+        run_ids = [r.id for r in [verdict.run, *verdict.runs] if r is not None and r.id is not None]
+        inputs = [
+            AttestationRef.of_file(written[i]) for i in dict.fromkeys(run_ids) if i in written
+        ]
+        path = attest_verdict(
+            home,
+            verdict,
+            manifest_digest=manifest.digest,
+            policy_uri=policy_uri,
+            input_attestations=inputs,
+            key=key,
+        )
+        assert path is not None  # a key was given
+        verdict_paths.append(path)
+    return [*written.values(), *verdict_paths]
 
 
 def _safe(name: str) -> str:

@@ -18,6 +18,7 @@ from verifier.attest import (
     EnvelopeFormatError,
     SignatureError,
     SubjectCheck,
+    attest_paper,
     check_subjects,
     read_envelopes,
     sign_statement,
@@ -30,6 +31,7 @@ from verifier.keys import (
     KeyFileError,
     init_keys,
     key_id,
+    load_or_none_signing_key,
     load_public_key,
     load_signing_key,
     private_key_path,
@@ -169,3 +171,31 @@ def attest_sign(app: AppContext, statement_file: Path, out: Path | None) -> None
     target = out or statement_file.with_suffix(".intoto.jsonl")
     write_envelope(target, sign_statement(statement, key))
     click.echo(str(target))
+
+
+@attest.command("paper")
+@click.argument("paper_id")
+@json_option
+@click.pass_obj
+def attest_paper_command(app: AppContext, paper_id: str, as_json: bool) -> None:
+    """Sign PAPER_ID's runs and its claims' latest verdicts from the ledger (needs `verify keys init`)."""
+    from verifier.ledger import Ledger  # lazy: SQLite only for this command
+    from verifier.manifests import load_manifest
+    from verifier.quality import load_policy
+    from verifier.root import VerificationRoot
+
+    key = load_or_none_signing_key(app.home)
+    if key is None:
+        raise KeyFileError(
+            f"no signing key under {app.home / 'keys'}; run `verify keys init` first"
+        )
+    manifest = load_manifest(VerificationRoot.at(app.root), paper_id, check_seals=False)
+    with Ledger.open(app.home) as ledger:
+        paths = attest_paper(app.home, manifest, ledger, key=key, policy_uri=load_policy().uri)
+    shown = [str(p) for p in paths]
+    if as_json:
+        emit_json({"paper": paper_id, "keyid": key_id(key.public_key()), "envelopes": shown})
+        return
+    for path in shown:
+        click.echo(path)
+    click.echo(f"{paper_id}: {len(paths)} attestation(s) signed by {key_id(key.public_key())}")
