@@ -34,7 +34,8 @@ _verify_install_packages() {
   _verify_log "installing podman runc bubblewrap debootstrap (missing: ${missing[*]})"
   _verify_wait_apt
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2 && apt-get install -y -qq podman runc bubblewrap debootstrap >&2
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 &&
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq podman runc bubblewrap debootstrap >&2
 }
 
 _verify_write_containers_conf() {
