@@ -184,7 +184,7 @@ def test_attest_paper_from_ledger(
         "attestations/verdicts/demo-paper/C1/2026-06-23T081200Z.intoto.jsonl",
     ]
     for path in envelopes:
-        assert run("attest", "check", str(path)) == 0
+        assert run("--root", str(root), "attest", "check", str(path)) == 0
     out = capsys.readouterr().out
     assert f"results.json: sha256:{HEX} matches the artifact store" in out
     assert "https://slsa.dev/verification_summary/v1" in out
@@ -192,3 +192,34 @@ def test_attest_paper_from_ledger(
     statement = json.loads(base64.b64decode(vsa["payload"]))
     (ref,) = statement["predicate"]["inputAttestations"]
     assert ref["digest"]["sha256"] == hashlib.sha256(envelopes[0].read_bytes()).hexdigest()
+    assert (
+        "demo-paper/C1: manifest sha256:" in out
+        and "is the current manifests/demo-paper/manifest.yaml" in out
+    )
+    # After a correction, the verdict's attestation names a superseded manifest.
+    manifest = root / "manifests" / "demo-paper" / "manifest.yaml"
+    before = "sha256:" + hashlib.sha256(manifest.read_bytes()).hexdigest()
+    manifest.write_text(manifest.read_text().replace("A demo paper", "A corrected demo paper"))
+    assert (
+        run(
+            "--root",
+            str(root),
+            "correct",
+            "demo-paper",
+            "--type",
+            "correction",
+            "--claims",
+            "C1",
+            "--reason",
+            "title",
+            "--manifest-before",
+            before,
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert run("--root", str(root), "attest", "check", str(envelopes[1])) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"{envelopes[1]}: demo-paper/C1: manifest {before} is the version before correction 1 "
+        "(correction): superseded"
+    )

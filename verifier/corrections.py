@@ -390,6 +390,30 @@ def _known_claims(root: Path, paper_id: str) -> frozenset[str] | None:
         return None
 
 
+def manifest_version(root: Path, paper_id: str, digest: str) -> str:
+    """Which version of the paper's manifest `digest` names, in one line (for attestation checks).
+
+    The current manifest, the version a correction record left or replaced,
+    or none known. A manifest that is not current means the attested claim
+    may have changed since: `verify audit` lists what to verify again.
+
+    Raises `IntakeError` if the paper is unknown.
+    """
+    current = file_digest(manifest_path(root, paper_id))
+    if digest == current:
+        return f"manifest {digest} is the current manifests/{paper_id}/manifest.yaml"
+    records, _ = read_records(root, paper_id)
+    for item in records:
+        rec = item.record
+        if rec is not None and digest == rec.manifest_before:
+            return f"manifest {digest} is the version before correction {rec.seq} ({rec.type}): superseded"
+        if rec is not None and digest == rec.manifest_after:
+            return f"manifest {digest} is the version after correction {rec.seq} ({rec.type}): superseded"
+    return (
+        f"manifest {digest} is neither the current manifest nor any version in its correction chain"
+    )
+
+
 def correction_status(records: Sequence[CorrectionRecord]) -> CorrectionStatus:
     """CONTRACT.md's status: the latest retraction or withdrawal decides; else any record: CORRECTED.
 

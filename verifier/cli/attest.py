@@ -15,6 +15,7 @@ import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verifier.attest import (
+    VSA_TYPE,
     EnvelopeFormatError,
     SignatureError,
     SubjectCheck,
@@ -26,7 +27,8 @@ from verifier.attest import (
     write_envelope,
 )
 from verifier.cli.common import AppContext, emit_json, json_option
-from verifier.errors import EXIT_OK, EXIT_REFUTED
+from verifier.corrections import manifest_version
+from verifier.errors import EXIT_OK, EXIT_REFUTED, IntakeError
 from verifier.keys import (
     KeyFileError,
     init_keys,
@@ -104,7 +106,9 @@ def attest_check(app: AppContext, file: Path, key_path: Path | None, as_json: bo
         data = file.read_bytes()
     except OSError as e:
         raise EnvelopeFormatError(f"{file}: cannot read: {e.strerror}") from e
-    results = [_check_one(envelope, public_key, app.home) for envelope in read_envelopes(data)]
+    results = [
+        _check_one(envelope, public_key, app.home, app.root) for envelope in read_envelopes(data)
+    ]
     status = max(r["exit"] for r in results)
     if as_json:
         emit_json({"file": str(file), "ok": status == EXIT_OK, "envelopes": results})
@@ -117,7 +121,9 @@ def attest_check(app: AppContext, file: Path, key_path: Path | None, as_json: bo
         raise click.exceptions.Exit(status)
 
 
-def _check_one(envelope: Any, public_key: Ed25519PublicKey, home: Path) -> dict[str, Any]:
+def _check_one(
+    envelope: Any, public_key: Ed25519PublicKey, home: Path, root: Path
+) -> dict[str, Any]:
     """Check one envelope; a JSON-able result with its exit status and human lines."""
     try:
         statement = verify_envelope(envelope, public_key)
@@ -132,6 +138,7 @@ def _check_one(envelope: Any, public_key: Ed25519PublicKey, home: Path) -> dict[
     bad = [c for c in checks if c.result == "mismatch"]
     lines = [f"OK: signed by {key_id(public_key)}; {statement['predicateType']}"]
     lines += [c.line() for c in checks]
+    lines += _manifest_lines(statement, root)
     if bad:
         lines.append(f"DIGEST MISMATCH: {', '.join(c.name for c in bad)}")
     return {
@@ -140,6 +147,25 @@ def _check_one(envelope: Any, public_key: Ed25519PublicKey, home: Path) -> dict[
         "subjects": [_check_json(c) for c in checks],
         "lines": lines,
     }
+
+
+def _manifest_lines(statement: dict[str, Any], root: Path) -> list[str]:
+    """For a verdict summary: which version of the claim's manifest it judged (current or superseded)."""
+    if statement.get("predicateType") != VSA_TYPE:
+        return []
+    lines = []
+    for subject in statement["subject"]:
+        paper = str(subject.get("name", "")).partition("/")[0]
+        hexval = subject["digest"].get("sha256")
+        if not hexval:
+            continue
+        try:
+            lines.append(
+                f"{subject.get('name')}: {manifest_version(root, paper, 'sha256:' + hexval)}"
+            )
+        except IntakeError:
+            lines.append(f"{subject.get('name')}: paper {paper!r} is not under {root}")
+    return lines
 
 
 def _check_json(check: SubjectCheck) -> dict[str, Any]:
