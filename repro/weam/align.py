@@ -7,9 +7,10 @@ Aligners (both directions, then symmetrised):
   (https://github.com/robertostling/eflomal), HMM + fertility model sampled with Gibbs chains.
   NOTE: eflomal 2.0.0 seeds its sampler from `/dev/urandom`, has no seed option, and its
   OpenMP samplers race, so plain runs differ (127 of 1000 x3 sentences between two runs).
-  We make it deterministic for a seed where `bwrap` can mount seed-derived bytes over
-  `/dev/urandom` for the aligner alone (`eflomal_seeded`); elsewhere it runs unseeded with a
-  `RuntimeWarning`. `method="ibm1"` is deterministic everywhere.
+  We make it deterministic for a seed by feeding it seed-derived bytes instead (an LD_PRELOAD
+  `fopen` shim compiled on first use, or a bwrap mount namespace; `eflomal_seeding`) and one
+  thread; with neither available it runs unseeded with a `RuntimeWarning`. `method="ibm1"`
+  is deterministic everywhere, with no compiler.
 - `ibm1`: a numpy reference of fast_align's reparameterised IBM Model 2 (Dyer et al. 2013,
   "A Simple, Fast, and Effective Reparameterization of IBM Model 2",
   https://aclanthology.org/N13-1073/): IBM Model 1 lexical EM with a fixed diagonal prior and a
@@ -85,7 +86,7 @@ def _eflomal_directional(pairs: Pairs, seed: int) -> tuple[list[set[Link]], list
     """Run the eflomal binary once; it aligns both directions and writes Pharaoh `i-j` lines.
 
     We call the binary as `eflomal.Aligner.align` does (same options and iteration counts,
-    checked with `strace -e execve`) so that it can run seeded: see `eflomal_seeded`.
+    checked with `strace -e execve`) so that it can run seeded: see `eflomal_seeding`.
     """
     import eflomal  # type: ignore[import-untyped]  # lazily: compiled, only this method needs it
 
@@ -137,32 +138,76 @@ def _eflomal_directional(pairs: Pairs, seed: int) -> tuple[list[set[Link]], list
     return fwd, rev
 
 
-@functools.cache
-def eflomal_seeded() -> bool:
-    """Whether eflomal runs can be seeded here, i.e. `bwrap` exists and may create namespaces.
+# eflomal 2.0.0 has no seed option: its binary `fopen`s /dev/urandom once for 4096 bytes of
+# seed, and its OpenMP samplers race. Run with one thread and seed-derived bytes in place of
+# /dev/urandom, it gives the same links every time (checked over repeated runs). Two ways to
+# put the bytes there: an LD_PRELOAD shim redirecting that one `fopen` (needs a C compiler,
+# works inside the verifier's sandbox, which forbids nested namespaces), or a bwrap mount
+# namespace binding a file over /dev/urandom (needs user namespaces).
+_SHIM_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+FILE *fopen(const char *path, const char *mode) {
+    static FILE *(*real_fopen)(const char *, const char *);
+    if (!real_fopen) real_fopen = (FILE *(*)(const char *, const char *))dlsym(RTLD_NEXT, "fopen");
+    const char *entropy = getenv("WEAM_EFLOMAL_ENTROPY");
+    if (entropy && path && strcmp(path, "/dev/urandom") == 0) path = entropy;
+    return real_fopen(path, mode);
+}
+"""
 
-    eflomal 2.0.0 has no seed option: it reads 4096 bytes from `/dev/urandom` once, and its
-    OpenMP samplers race. Run single-threaded with a file of seed-derived bytes mounted over
-    `/dev/urandom` (a private mount namespace, for the aligner process only), it gives the same
-    links every time (checked: identical output over repeated runs). Inside a sandbox that
-    forbids nested namespaces this is False and eflomal runs unseeded, with a warning.
-    """
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return False
-    probe = subprocess.run(
-        [bwrap, "--dev-bind", "/", "/", "--", "true"], capture_output=True, check=False
+
+def _build_shim(directory: Path) -> Path | None:
+    """Compile the `fopen` shim into `directory`; None without a working C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    src, lib = directory / "weam_urandom_shim.c", directory / "weam_urandom_shim.so"
+    src.write_text(_SHIM_C, encoding="utf-8")
+    built = subprocess.run(
+        [cc, "-shared", "-fPIC", "-O2", "-o", str(lib), str(src), "-ldl"],
+        capture_output=True,
+        check=False,
     )
-    return probe.returncode == 0
+    return lib if built.returncode == 0 else None
+
+
+@functools.cache
+def eflomal_seeding() -> str | None:
+    """How eflomal can be seeded here: `"preload"`, `"bwrap"`, or None (runs unseeded)."""
+    with tempfile.TemporaryDirectory(prefix="weam-shim-") as tmp:
+        if _build_shim(Path(tmp)) is not None:
+            return "preload"
+    bwrap = shutil.which("bwrap")
+    if bwrap is not None:
+        probe = subprocess.run(
+            [bwrap, "--dev-bind", "/", "/", "--", "true"], capture_output=True, check=False
+        )
+        if probe.returncode == 0:
+            return "bwrap"
+    return None
+
+
+def eflomal_seeded() -> bool:
+    """Whether `align(method="eflomal", seed=...)` is deterministic here (see `eflomal_seeding`)."""
+    return eflomal_seeding() is not None
 
 
 def _run_eflomal(cmd: list[str], workdir: Path, seed: int) -> None:
     env = dict(os.environ)
-    if eflomal_seeded():
-        entropy = workdir / "urandom"
-        # 4096 bytes, sha256 in counter mode: a pure function of the seed.
-        blocks = (hashlib.sha256(f"weam-eflomal-{seed}-{i}".encode()).digest() for i in range(128))
-        entropy.write_bytes(b"".join(blocks))
+    mode = eflomal_seeding()
+    entropy = workdir / "urandom"
+    # 4096 bytes, sha256 in counter mode: a pure function of the seed.
+    entropy.write_bytes(
+        b"".join(hashlib.sha256(f"weam-eflomal-{seed}-{i}".encode()).digest() for i in range(128))
+    )
+    shim = _build_shim(workdir) if mode == "preload" else None
+    if shim is not None:
+        env.update(LD_PRELOAD=str(shim), WEAM_EFLOMAL_ENTROPY=str(entropy), OMP_NUM_THREADS="1")
+    elif mode == "bwrap":
         cmd = [
             "bwrap",
             "--dev-bind",
@@ -177,8 +222,8 @@ def _run_eflomal(cmd: list[str], workdir: Path, seed: int) -> None:
         env["OMP_NUM_THREADS"] = "1"
     else:
         warnings.warn(
-            "eflomal runs unseeded (bwrap unavailable): its links vary between runs; "
-            "use method='ibm1' for byte-identical results",
+            "eflomal runs unseeded (no C compiler for the seed shim, no bwrap namespaces): its links "
+            "vary between runs; use method='ibm1' for byte-identical results",
             RuntimeWarning,
             stacklevel=4,
         )

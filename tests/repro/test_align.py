@@ -188,7 +188,7 @@ def test_unseeded_eflomal_warns(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where bwrap cannot mount, eflomal still aligns, but says its links are not reproducible."""
     import repro.weam.align as align_module
 
-    monkeypatch.setattr(align_module, "eflomal_seeded", lambda: False)
+    monkeypatch.setattr(align_module, "eflomal_seeding", lambda: None)
     pairs = [(("a", "b"), ("x", "y")), (("b", "a"), ("y", "x"))] * 3
     with pytest.warns(RuntimeWarning, match="eflomal runs unseeded"):
         out = align(pairs, method="eflomal")
