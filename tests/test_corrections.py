@@ -466,3 +466,8 @@ def test_any_one_byte_change_is_caught(
 def test_digest_is_of_stored_bytes(root: Path) -> None:
     (path,) = correct(root, 1)
     assert file_digest(path) == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_paper_id_with_trailing_newline_refused(root: Path) -> None:
+    with pytest.raises(IntakeError, match="not a paper id"):
+        audit(root, PAPER + "\n")

@@ -93,7 +93,7 @@ def paper_dir(root: Path, paper_id: str) -> Path:
 
     Raises `IntakeError` if `paper_id` is not a valid paper id.
     """
-    if not re.match(PAPER_ID_PATTERN, paper_id):
+    if not re.fullmatch(PAPER_ID_PATTERN, paper_id):
         raise IntakeError(f"not a paper id: {paper_id!r}", field="paper")
     return Path(root) / "manifests" / paper_id
 
@@ -105,7 +105,7 @@ def manifest_path(root: Path, paper_id: str) -> Path:
     """
     path = paper_dir(root, paper_id) / "manifest.yaml"
     if not path.is_file():
-        raise IntakeError(f"unknown paper {paper_id!r} (no {path})")
+        raise IntakeError(f"unknown paper {paper_id!r}: no manifests/{paper_id}/manifest.yaml")
     return path
 
 
@@ -122,9 +122,10 @@ def _yaml() -> YAML:
 def _claim_ids(root: Path, paper_id: str) -> frozenset[str]:
     """The claim ids of the paper's manifest as it stands.
 
-    Reads only `claims[*].id`, so a manifest that the full loader would reject
-    for other reasons still yields its ids; swap in the manifest loader here
-    to make `verify correct` refuse invalid manifests too.
+    Reads only `claims[*].id`, so that `audit` still works on a manifest the
+    full loader (`verifier.manifests.load_manifest`, which `append_correction`
+    uses) would reject: a tampered manifest is a chain break to report, not
+    bad input.
 
     Raises `IntakeError` if the manifest is missing, is not YAML, or has no
     list of claims with string ids.
