@@ -205,7 +205,7 @@ class TestEnvelope:
             "payload": base64.b64encode(payload).decode(),
             "signatures": [{"sig": base64.b64encode(sig).decode()}],
         }
-        with pytest.raises(EnvelopeFormatError, match="duplicate JSON key"):
+        with pytest.raises(EnvelopeFormatError, match="duplicate JSON key '_type'"):
             verify_envelope(envelope, key.public_key())
 
     @pytest.mark.parametrize(
@@ -475,6 +475,8 @@ def test_read_envelopes_jsonl() -> None:
     assert read_envelopes(b'{"a": 1}\n{"b": 2}\n') == [{"a": 1}, {"b": 2}]
     with pytest.raises(EnvelopeFormatError, match="line 2 is not JSON"):
         read_envelopes(b'{"a": 1}\nnope\n')
+    with pytest.raises(EnvelopeFormatError, match="duplicate JSON key 'payload'"):
+        read_envelopes(b'{"payload": "AA==", "payload": "AQ=="}')
 
 
 def test_attest_without_key_does_nothing(tmp_path: Path) -> None:

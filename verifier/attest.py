@@ -221,15 +221,20 @@ def _b64decode(text: str, field: str) -> bytes:
     return data
 
 
-def _parse_json_object(payload: bytes) -> dict[str, Any]:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [k for k, _ in pairs]
-        if len(set(keys)) != len(keys):
-            raise EnvelopeFormatError("payload has a duplicate JSON key")
-        return dict(pairs)
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two parsers that keep different copies of a repeated key would read two
+    # different documents from one signed text: refuse instead of choosing.
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise EnvelopeFormatError(
+            f"duplicate JSON key {next(k for k in keys if keys.count(k) > 1)!r}"
+        )
+    return dict(pairs)
 
+
+def _parse_json_object(payload: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(payload.decode("utf-8"), object_pairs_hook=no_duplicates)
+        value = json.loads(payload.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError) as e:
         raise EnvelopeFormatError(f"payload is not UTF-8 JSON: {e}") from e
     if not isinstance(value, dict):
@@ -688,19 +693,23 @@ def write_envelope(path: Path, envelope: Mapping[str, Any]) -> Path:
 def read_envelopes(data: bytes) -> list[Any]:
     """The envelopes of a file: one JSON object, or JSON Lines (an in-toto bundle).
 
-    Raises `EnvelopeFormatError` if a line is not JSON.
+    Raises `EnvelopeFormatError` if the file is not UTF-8, a line is not
+    JSON, or an object repeats a key.
     """
-    text = data.decode("utf-8", "replace").strip()
     try:
-        return [json.loads(text)]
-    except ValueError:
-        pass
+        text = data.decode("utf-8").strip()
+    except UnicodeDecodeError as e:
+        raise EnvelopeFormatError(f"not UTF-8: {e}") from e
+    try:
+        return [json.loads(text, object_pairs_hook=_no_duplicates)]
+    except json.JSONDecodeError:
+        pass  # perhaps JSON Lines
     envelopes = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
-                envelopes.append(json.loads(line))
-            except ValueError as e:
+                envelopes.append(json.loads(line, object_pairs_hook=_no_duplicates))
+            except json.JSONDecodeError as e:
                 raise EnvelopeFormatError(f"line {number} is not JSON: {e}") from e
     if not envelopes:
         raise EnvelopeFormatError("empty file")
