@@ -50,7 +50,7 @@ from verifier.sandbox.base import (
 from verifier.sandbox.bwrap import input_target
 from verifier.sandbox.cgroup import CGROUP_ROOT, read_int, read_keyed
 from verifier.sandbox.fingerprint import machine_facts
-from verifier.sandbox.supervise import area_full, export_outputs, output_area
+from verifier.sandbox.supervise import CappedSink, area_full, export_outputs, output_area
 
 # The SDK ships no type information; these aliases name what we hold.
 DockerClient = Any
@@ -215,6 +215,11 @@ class DockerSandbox(Sandbox):
             nano_cpus=int(limits.cpus * 1e9),
             tmpfs={SANDBOX_TMP: f"size={limits.memory_mb}m,mode=1777"},
             mounts=mounts, device_requests=device_requests,
+            # Bound the engine's own copy of the output on disk too (we read
+            # the output live through attach, see _Pump).
+            log_config=docker.types.LogConfig(
+                type="json-file", config={"max-size": f"{max(64, 2 * limits.max_log_bytes // 1024)}k"}
+            ),
         )
 
     def run(self, request: SandboxRequest) -> SandboxResult:
@@ -254,6 +259,9 @@ class DockerSandbox(Sandbox):
         limits = request.limits
         done = threading.Event()
         waiter = threading.Thread(target=_wait_exit, args=(container, done), daemon=True)
+        request.log_dir.mkdir(parents=True, exist_ok=True)
+        # Attach before start, so that no output is missed; we cap it ourselves.
+        pump = _Pump(container, request.log_dir, limits.max_log_bytes)
         started, t0 = datetime.now(UTC), time.monotonic()
         container.start()
         watch = _Watch(container.id or "")  # after start: the cgroup exists from then on
@@ -270,9 +278,7 @@ class DockerSandbox(Sandbox):
         container.reload()
         state = container.attrs.get("State", {})
         code = int(state.get("ExitCode", -1))
-        request.log_dir.mkdir(parents=True, exist_ok=True)
-        out_trunc = _save_log(container, request.log_dir / STDOUT_LOG, limits.max_log_bytes, stdout=True)
-        err_trunc = _save_log(container, request.log_dir / STDERR_LOG, limits.max_log_bytes, stdout=False)
+        out_trunc, err_trunc = pump.finish()
         # Docker's convention: 128 + n means "killed by signal n".
         signal = code - 128 if code > 128 else None
         limit = "processes" if watch.pids_hit else None
@@ -287,6 +293,39 @@ class DockerSandbox(Sandbox):
             "stdout_path": request.log_dir / STDOUT_LOG, "stderr_path": request.log_dir / STDERR_LOG,
             "stdout_truncated": out_trunc, "stderr_truncated": err_trunc,
         }
+
+
+class _Pump:
+    """Read the container's attached stdout/stderr live into two capped log files."""
+
+    def __init__(self, container: Container, log_dir: Path, cap: int):
+        self._stream = container.attach(stdout=True, stderr=True, stream=True, demux=True, logs=False)
+        self._out = CappedSink(log_dir / STDOUT_LOG, cap)
+        self._err = CappedSink(log_dir / STDERR_LOG, cap)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        requests = importlib.import_module("requests")
+        try:
+            for out, err in self._stream:
+                if out:
+                    self._out.write(out)
+                if err:
+                    self._err.write(err)
+        except (requests.exceptions.RequestException, OSError, ValueError):
+            pass  # the stream broke off; what was read is kept
+        finally:
+            self._out.close()
+            self._err.close()
+
+    def finish(self) -> tuple[bool, bool]:
+        """Wait for the stream to end (it does once the container exits); the truncation flags."""
+        self._thread.join(10)
+        if self._thread.is_alive():
+            self._stream.close()
+            self._thread.join(5)
+        return self._out.truncated, self._err.truncated
 
 
 def _wait_exit(container: Container, done: threading.Event) -> None:
@@ -307,19 +346,3 @@ def _wait_exit(container: Container, done: threading.Event) -> None:
         except docker.errors.DockerException:
             break
     done.set()
-
-
-def _save_log(container: Container, path: Path, cap: int, *, stdout: bool) -> bool:
-    """Write at most `cap` bytes of one stream to `path`; True if more was there."""
-    kept, truncated = 0, False
-    with path.open("wb") as log:
-        for chunk in container.logs(stdout=stdout, stderr=not stdout, stream=True, follow=False):
-            room = cap - kept
-            if len(chunk) > room:
-                truncated = True
-                log.write(chunk[: max(room, 0)])
-                break  # stop reading: the engine's copy goes with the container
-            log.write(chunk)
-            kept += len(chunk)
-    return truncated
-

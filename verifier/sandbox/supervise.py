@@ -61,31 +61,49 @@ class Supervised:
     stderr_truncated: bool
 
 
+class CappedSink:
+    """A log file that keeps the first `cap` bytes written to it and counts the rest."""
+
+    def __init__(self, path: Path, cap: int):
+        self.truncated = False
+        self._file = path.open("wb")
+        self._room = cap
+
+    def write(self, chunk: bytes) -> None:
+        if len(chunk) > self._room:
+            self.truncated = True
+            chunk = chunk[: self._room]
+        if chunk:
+            self._file.write(chunk)
+            self._room -= len(chunk)
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class CappedLog:
-    """Drain a pipe into a file, keeping at most `cap` bytes, reading to EOF regardless.
+    """Drain a pipe into a `CappedSink` in a thread, reading to EOF regardless of the cap.
 
     Draining past the cap matters: a repro blocked on a full pipe would look
     like a timeout instead of an oversized log.
     """
 
     def __init__(self, pipe: IO[bytes], path: Path, cap: int):
-        self.truncated = False
-        self._pipe, self._path, self._cap = pipe, path, cap
+        self._pipe, self._sink = pipe, CappedSink(path, cap)
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
+    @property
+    def truncated(self) -> bool:
+        return self._sink.truncated
+
     def _drain(self) -> None:
-        kept = 0
-        with self._path.open("wb") as log:
+        try:
             while chunk := os.read(self._pipe.fileno(), CHUNK):
-                room = self._cap - kept
-                if len(chunk) > room:
-                    self.truncated = True
-                    chunk = chunk[: max(room, 0)]
-                if chunk:
-                    log.write(chunk)
-                    kept += len(chunk)
-        self._pipe.close()
+                self._sink.write(chunk)
+        finally:
+            self._sink.close()
+            self._pipe.close()
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
