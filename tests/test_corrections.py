@@ -471,3 +471,16 @@ def test_digest_is_of_stored_bytes(root: Path) -> None:
 def test_paper_id_with_trailing_newline_refused(root: Path) -> None:
     with pytest.raises(IntakeError, match="not a paper id"):
         audit(root, PAPER + "\n")
+
+
+def test_default_issued_rounds_up(root: Path) -> None:
+    """A verdict reached just before the correction, in the same second, must not count as newer."""
+    before_append = datetime.now(UTC)
+    digest = file_digest(manifest(root))
+    path = append_correction(
+        root, PAPER, type="addendum", claims=["C1"], reason="r", manifest_before=digest
+    )
+    issued = parse_record(path.read_bytes()).issued
+    assert issued.microsecond == 0 and issued >= before_append
+    (stale,) = audit(root, PAPER, last_verdict_time=lambda _c: before_append).stale
+    assert stale.claim == f"{PAPER}/C1"

@@ -42,7 +42,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal, cast, get_args
 
@@ -547,7 +547,7 @@ def _next_record(
         )
     last = records[-1].record if records else None
     before = _manifest_before(paper_id, last, manifest_before)
-    when = _as_utc(issued or datetime.now(UTC)).replace(microsecond=0)
+    when = _as_utc(issued) if issued is not None else _now_rounded_up()
     if last is not None and when < _as_utc(last.issued):
         raise IntakeError(
             f"issued {format_time(when)} is before record {last.seq}'s {format_time(last.issued)}",
@@ -568,6 +568,13 @@ def _next_record(
         previous=records[-1].digest if records else None,
         issuer=issuer,
     )
+
+
+def _now_rounded_up() -> datetime:
+    """Now, in whole seconds, rounded *up*: a verdict reached in the same second
+    but before the correction then counts as older than it (stale), never as newer."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=0) + timedelta(seconds=1 if now.microsecond else 0)
 
 
 def _check_claims(root: Path, paper_id: str, claims: Sequence[str]) -> None:
