@@ -69,7 +69,7 @@ def test_correct_then_audit(root: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert out == [
         f"manifests/{PAPER}/corrections/0001.yaml {file_digest(record)}",
         f"{PAPER}: correction 1 (erratum) recorded",
-        f"stale until verified again: {PAPER}/C2  (verify claim {PAPER}/C2)",
+        f"stale until verified again: {PAPER}/C2 (verify claim {PAPER}/C2)",
     ]
     assert run(root, "audit", PAPER) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -124,7 +124,7 @@ def correct(
     click.echo(f"{paper_id}: correction {record.seq} ({record.type}) recorded")
     for claim in record.claims:
         click.echo(
-            f"stale until verified again: {paper_id}/{claim}  (verify claim {paper_id}/{claim})"
+            f"stale until verified again: {paper_id}/{claim} (verify claim {paper_id}/{claim})"
         )
 
 
