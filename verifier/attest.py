@@ -56,7 +56,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from verifier import __version__
 from verifier.canonical import canonical
 from verifier.errors import EXIT_BAD_INPUT, EXIT_REFUTED, VerifierError
-from verifier.keys import key_id, load_or_none_signing_key
+from verifier.keys import key_id
+
+# Re-exported: the signing side of this module's API (`attest.load_or_none_signing_key(home)`).
+from verifier.keys import load_or_none_signing_key as load_or_none_signing_key
 from verifier.models import Repro, RunRecord, Verdict
 
 if TYPE_CHECKING:
@@ -159,6 +162,7 @@ def verify_envelope(envelope: Any, public_key: Ed25519PublicKey) -> dict[str, An
     payload_type, payload, signatures = _decode_envelope(envelope)
     # (2)
     message = pae(payload_type, payload)
+    # One good signature by our key suffices (threshold 1); others may be co-signers'.
     for _keyid, signature in signatures:
         try:
             public_key.verify(signature, message)
@@ -210,6 +214,7 @@ def _b64decode(text: str, field: str) -> bytes:
     Re-encoding must give back the input (padding aside): a payload has one
     text form, so a changed character is never silently decoded to the same bytes.
     """
+    # DSSE lets producers pick either alphabet, and some drop the padding.
     standard = text.replace("-", "+").replace("_", "/")
     padded = standard + "=" * (-len(standard) % 4)
     try:

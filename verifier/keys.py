@@ -75,6 +75,7 @@ def init_keys(home: Path, *, force: bool = False) -> KeyPair:
     sees the old key or the new one, never half a file).
     """
     private, public = private_key_path(home), public_key_path(home)
+    # Check both first: never leave a new private key beside an old public one.
     if not force:
         for path in (private, public):
             if path.exists() or path.is_symlink():
@@ -163,6 +164,7 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     except OSError as e:
         raise KeyFileError(f"cannot read the public key {path}: {e.strerror}") from e
     try:
+        # A signer may point --key at its own private key file; use its public half.
         if b"PRIVATE KEY" in data:
             return load_signing_key(path).public_key()
         key = serialization.load_pem_public_key(data)

@@ -104,6 +104,7 @@ def correct(
     as_json: bool,
 ) -> None:
     """Append a correction record for PAPER_ID (edit the manifest first)."""
+    # An empty --claims means the record concerns the whole paper (e.g. a retraction).
     claim_ids = [c.strip() for c in claims.split(",") if c.strip()]
     path = append_correction(
         app.root,
