@@ -396,6 +396,7 @@ class Verdict(Document):
     runs: list[RunRef] = Field(default_factory=list, description="All runs (multi-seed claims).")
     flags: list[StrictStr] = Field(default_factory=list, description="Warnings, e.g. 'restates-param'.")
     policy_digest: StrictStr | None = Field(default=None, description="Digest of the quality policy used.")
+    checkable: StrictBool = Field(default=True, description="False for claims with no Gate 2 check (descriptive).")
     line: StrictStr | None = Field(default=None, description="The human line, as printed.")
 
 

@@ -1,0 +1,174 @@
+"""`verify claim`, `verify paper`, `verify ci`, `verify list`, `verify history`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from verifier.cli.common import AppContext, backend_option, emit_json, json_option, no_cache_option
+from verifier.cli.progress import observer_for
+from verifier.executor import Options, Session, verify_claims
+from verifier.gates import line
+from verifier.manifests import split_claim_id
+
+
+def _options(app: AppContext, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool) -> Options:
+    return Options(root=app.root, home=app.home, backend=backend, use_cache=not no_cache, jobs=jobs, tier=tier, strict=strict)
+
+
+def tier_option(func: Any) -> Any:
+    return click.option("--tier", type=click.Choice(["smoke", "full"]), default="smoke", show_default=True,
+                        envvar="VERIFY_TIER", help="Run smoke-tier repros only, or full-tier ones too (GPU/hours).")(func)
+
+
+def jobs_option(func: Any) -> Any:
+    return click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+                        help="Repros to run at once on this machine.")(func)
+
+
+def strict_option(func: Any) -> Any:
+    return click.option("--strict", is_flag=True, help="Unverified checkable claims fail too (exit 3).")(func)
+
+
+def _finish(session: Session, *, strict: bool) -> None:
+    raise click.exceptions.Exit(session.exit_status(strict=strict))
+
+
+@click.command()
+@click.argument("claim_id")
+@json_option
+@backend_option
+@no_cache_option
+@tier_option
+@strict_option
+@click.pass_obj
+def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, tier: str, strict: bool) -> None:
+    """Run Gates 0-2 for one claim (PAPER_ID/CLAIM_ID) and print its verdict."""
+    paper, local = split_claim_id(claim_id)
+    from verifier.root import VerificationRoot
+    from verifier.manifests import load_manifest
+
+    load_manifest(VerificationRoot.at(app.root), paper, check_seals=False).claim(local)  # unknown claim: exit 2
+    session = verify_claims(_options(app, backend, no_cache, 1, tier, strict), [paper],
+                            select=lambda _, c: c.id == local, observer=observer_for(sys.stderr))
+    outcome = session.papers[0]
+    if not outcome.intake.ok:
+        click.echo(f"verify: error: {outcome.intake.error}", err=True)
+    elif as_json:
+        emit_json(outcome.verdicts[0].model_dump(mode="json"))
+    else:
+        click.echo(line(outcome.verdicts[0]))
+    _finish(session, strict=strict)
+
+
+@click.command()
+@click.argument("paper_id")
+@json_option
+@backend_option
+@no_cache_option
+@jobs_option
+@tier_option
+@strict_option
+@click.pass_obj
+def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool) -> None:
+    """Verify every claim of a paper, then print the paper's verdict."""
+    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict), [paper_id], observer=observer_for(sys.stderr))
+    _print_session(session, as_json=as_json)
+    _finish(session, strict=strict)
+
+
+@click.command()
+@json_option
+@backend_option
+@no_cache_option
+@jobs_option
+@tier_option
+@strict_option
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here.")
+@click.pass_obj
+def ci(app: AppContext, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
+       junit_path: Path | None, summary_path: Path | None) -> None:
+    """Verify every paper under manifests/ and exit with the contract's status."""
+    from verifier.junit import junit_xml, summary_markdown, write
+
+    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict), [], observer=observer_for(sys.stderr))
+    _print_session(session, as_json=as_json)
+    if junit_path is not None:
+        write(junit_path, junit_xml(session, strict=strict))
+    if summary_path is not None:
+        write(summary_path, summary_markdown(session))
+    _finish(session, strict=strict)
+
+
+def _print_session(session: Session, *, as_json: bool) -> None:
+    if as_json:
+        emit_json(session.as_json())
+        return
+    for outcome in session.papers:
+        if not outcome.intake.ok:
+            click.echo(f"{outcome.paper}: invalid")
+            click.echo(f"verify: error: {outcome.intake.error}", err=True)
+            continue
+        for verdict in outcome.verdicts:
+            click.echo(f"{verdict.claim}: {line(verdict)}")
+        if outcome.verdict is not None and outcome.quality is not None:
+            q = outcome.quality
+            click.echo(f"{outcome.paper}: {outcome.verdict.status} (level {q.verification_level}, tier {q.tier})")
+    click.echo(f"runs: {session.runs_executed} executed, {session.runs_cached} cached", err=True)
+
+
+@click.command(name="list")
+@json_option
+@click.pass_obj
+def list_claims(app: AppContext, as_json: bool) -> None:
+    """List papers and claims with their last verdict."""
+    from verifier.intake import validate_papers
+    from verifier.ledger import Ledger
+
+    results = validate_papers(app.root, app.home, [])
+    rows = []
+    with Ledger.open(app.home) as ledger:
+        for result in results:
+            if result.manifest is None:
+                rows.append({"paper": result.paper, "error": result.error})
+                continue
+            ids = [f"{result.paper}/{c.id}" for c in result.manifest.model.claims]
+            last = ledger.last_verdicts(ids)
+            for c in result.manifest.model.claims:
+                gid = f"{result.paper}/{c.id}"
+                v = last.get(gid)
+                rows.append({"claim": gid, "kind": c.kind, "status": v.status if v else None,
+                             "evaluated": v.evaluated if v else None})
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        if "error" in row:
+            click.echo(f"{row['paper']}: invalid ({row['error']})")
+        else:
+            click.echo(f"{row['claim']}\t{row['kind']}\t{row['status'] or 'never verified'}\t{row['evaluated'] or ''}")
+
+
+@click.command()
+@click.argument("claim_id")
+@json_option
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.pass_obj
+def history(app: AppContext, claim_id: str, as_json: bool, limit: int) -> None:
+    """When a claim last passed, and what changed since (seal, params, environment)."""
+    from verifier.history import claim_history
+
+    report = claim_history(app.home, claim_id, limit=limit)
+    if as_json:
+        emit_json(report)
+        return
+    for entry in report["verdicts"]:
+        click.echo(f"{entry['evaluated']}  {entry['status']:<12} {entry['line']}")
+    passed = report["last_passed"]
+    click.echo(f"last passed: {passed or 'never'}")
+    for change in report["changed_since_pass"]:
+        click.echo(f"changed since: {change}")

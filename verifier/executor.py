@@ -1,0 +1,213 @@
+"""Verify many claims: intake, plan the runs, obtain them (cache or sandbox, in parallel), judge.
+
+`verify_claims` is the pipeline behind `verify claim`, `verify paper` and
+`verify ci`:
+
+1. Gate 0 for every paper named (a bad manifest is reported, not fatal to the others);
+2. plan the runs every selected claim needs, once per (paper, repro, seed);
+3. look their run keys up in the ledger; run the rest in the sandbox, `jobs` at a time;
+4. judge every claim from the runs, record the verdicts in the ledger;
+5. aggregate per paper, with the quality assessment.
+
+A local worker pool runs the sandboxes now; the plan/obtain/judge split is
+where a cluster engine would plug in later.
+
+Side effects: runs repros; writes the ledger and artifact store under `home`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from verifier.errors import EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REFUTED
+from verifier.gates import ClaimJudge, PaperVerdict, RunKey, paper_verdict, plans_for
+from verifier.intake import IntakeResult, validate_papers
+from verifier.ledger import Ledger
+from verifier.models import Claim, Verdict
+from verifier.quality import Quality, assess
+from verifier.runs import ObtainedRun, RunPlan, Runner
+
+
+class Observer(Protocol):
+    """Progress callbacks; the CLI renders them (rich on a terminal, plain lines otherwise)."""
+
+    def runs_planned(self, total: int, cached: int) -> None: ...
+    def run_started(self, plan: RunPlan) -> None: ...
+    def run_finished(self, plan: RunPlan, obtained: ObtainedRun) -> None: ...
+
+
+class SilentObserver:
+    """An observer that says nothing."""
+
+    def runs_planned(self, total: int, cached: int) -> None:
+        pass
+
+    def run_started(self, plan: RunPlan) -> None:
+        pass
+
+    def run_finished(self, plan: RunPlan, obtained: ObtainedRun) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the verdict commands ask for."""
+
+    root: Path
+    home: Path
+    backend: str = "auto"
+    use_cache: bool = True
+    jobs: int = 1
+    tier: str = "smoke"
+    strict: bool = False
+
+
+@dataclass
+class PaperOutcome:
+    """Everything verified of one paper."""
+
+    intake: IntakeResult
+    verdicts: list[Verdict] = field(default_factory=list)
+    verdict: PaperVerdict | None = None
+    quality: Quality | None = None
+
+    @property
+    def paper(self) -> str:
+        return self.intake.paper
+
+
+@dataclass
+class Session:
+    """The outcome of one `verify` invocation over some papers."""
+
+    papers: list[PaperOutcome]
+    runs_executed: int = 0
+    runs_cached: int = 0
+
+    def verdicts(self) -> list[Verdict]:
+        return [v for p in self.papers for v in p.verdicts]
+
+    def exit_status(self, *, strict: bool) -> int:
+        """2 bad input, else 1 refuted, else 3 inconclusive (or, with --strict, unverified), else 0."""
+        if any(not p.intake.ok for p in self.papers):
+            return EXIT_BAD_INPUT
+        statuses = [v.status for v in self.verdicts()]
+        if "refuted" in statuses:
+            return EXIT_REFUTED
+        if "inconclusive" in statuses:
+            return EXIT_INCONCLUSIVE
+        if strict and any(v.status == "unverified" and v.checkable for v in self.verdicts()):
+            return EXIT_INCONCLUSIVE
+        return EXIT_OK
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "papers": [
+                {
+                    **p.intake.as_json(),
+                    "verdict": p.verdict.as_json() if p.verdict else None,
+                    "quality": p.quality.as_json() if p.quality else None,
+                    "claims": [v.model_dump(mode="json") for v in p.verdicts],
+                }
+                for p in self.papers
+            ],
+            "runs": {"executed": self.runs_executed, "cached": self.runs_cached},
+        }
+
+
+ClaimFilter = Callable[[str, Claim], bool]
+
+
+def verify_claims(
+    options: Options,
+    paper_ids: list[str],
+    *,
+    select: ClaimFilter | None = None,
+    observer: Observer | None = None,
+) -> Session:
+    """Run the pipeline (module docstring) over `paper_ids` (all papers when empty).
+
+    Raises `SandboxUnavailableError` when runs are needed and no sandbox can
+    run them, `LedgerError` when the ledger is unreadable.
+    """
+    observer = observer or SilentObserver()
+    # (1): intake
+    outcomes = [PaperOutcome(result) for result in validate_papers(options.root, options.home, paper_ids)]
+    chosen = {
+        o.paper: [c for c in o.intake.manifest.model.claims if select is None or select(o.paper, c)]
+        for o in outcomes
+        if o.intake.manifest is not None
+    }
+    with Ledger.open(options.home) as ledger:
+        # (2): plans, one per (paper, repro, seed)
+        plans: dict[tuple[str, str, int], RunPlan] = {}
+        for o in outcomes:
+            for claim in chosen.get(o.paper, []):
+                for plan in plans_for(o.intake.manifest, claim, tier=options.tier):  # type: ignore[arg-type]
+                    plans.setdefault((plan.paper, plan.repro.id, plan.seed), plan)
+        # (3): obtain the runs
+        obtained, executed, cached = _obtain(options, ledger, list(plans.values()), observer)
+        backend = obtained.backend if obtained else None
+        sealed = obtained.sealed if obtained else False
+        # (4): judge and record
+        for o in outcomes:
+            manifest = o.intake.manifest
+            if manifest is None:
+                continue
+            runs: dict[RunKey, ObtainedRun] = {
+                (repro, seed): run for (paper, repro, seed), run in obtained.runs.items() if paper == o.paper
+            }
+            judge = ClaimJudge(manifest, tier=options.tier, backend=backend, sealed=sealed)
+            o.verdicts = [judge.judge(claim, runs) for claim in chosen[o.paper]]
+            # (5): the paper
+            by_id = {v.claim.split("/", 1)[1]: v for v in o.verdicts}
+            o.verdict = paper_verdict(o.paper, chosen[o.paper], by_id)
+            o.quality = assess(manifest.model, by_id)
+        ledger.add_verdicts(v for o in outcomes for v in o.verdicts)
+    return Session(outcomes, runs_executed=executed, runs_cached=cached)
+
+
+@dataclass
+class _Obtained:
+    runs: dict[tuple[str, str, int], ObtainedRun]
+    backend: str | None
+    sealed: bool
+
+    def __bool__(self) -> bool:
+        return self.backend is not None
+
+
+def _obtain(options: Options, ledger: Ledger, plans: list[RunPlan], observer: Observer) -> tuple[_Obtained, int, int]:
+    if not plans:
+        return _Obtained({}, None, False), 0, 0
+    from verifier.sandbox import select_backend
+
+    sandbox = select_backend(options.backend, image=next((p.repro.image for p in plans if p.repro.image), None))
+    runner = Runner(ledger=ledger, sandbox=sandbox, use_cache=options.use_cache)
+    keys = {(p.paper, p.repro.id, p.seed): runner.key(p) for p in plans}
+    found = runner.cached(list(keys.values()))
+    runs: dict[tuple[str, str, int], ObtainedRun] = {}
+    todo = []
+    for plan in plans:
+        ident = (plan.paper, plan.repro.id, plan.seed)
+        if keys[ident] in found:
+            runs[ident] = found[keys[ident]]
+        else:
+            todo.append(plan)
+    observer.runs_planned(len(plans), len(plans) - len(todo))
+
+    def execute(plan: RunPlan) -> tuple[tuple[str, str, int], ObtainedRun]:
+        ident = (plan.paper, plan.repro.id, plan.seed)
+        observer.run_started(plan)
+        result = runner.execute(plan, keys[ident])
+        observer.run_finished(plan, result)
+        return ident, result
+
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        for ident, result in pool.map(execute, todo):
+            runs[ident] = result
+    return _Obtained(runs, sandbox.name, sandbox.sealed), len(todo), len(plans) - len(todo)

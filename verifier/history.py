@@ -1,0 +1,46 @@
+"""A claim's history: its verdicts, when it last passed, and what changed since."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from verifier.ledger import Ledger
+from verifier.manifests import split_claim_id
+
+
+def claim_history(home: Path, claim_id: str, *, limit: int = 20) -> dict[str, Any]:
+    """Verdicts newest first; the last pass; the run-key inputs that differ since then.
+
+    Raises `IntakeError` for a malformed claim id.
+    """
+    split_claim_id(claim_id)
+    with Ledger.open(home) as ledger:
+        verdicts = ledger.verdict_history(claim_id, limit=limit)
+        passed = ledger.last_passed(claim_id)
+        changes: list[str] = []
+        if passed is not None and verdicts and verdicts[0].run and passed.run and verdicts[0].run.id != passed.run.id:
+            then = ledger.get_run(passed.run.id)
+            now = ledger.get_run(verdicts[0].run.id)
+            if then is not None and now is not None:
+                changes = _differences(then.model_dump(), now.model_dump())
+        if passed is not None and verdicts and verdicts[0].check != passed.check:
+            changes.append(f"check: {passed.check} -> {verdicts[0].check}")
+    return {
+        "claim": claim_id,
+        "verdicts": [{"evaluated": v.evaluated, "status": v.status, "line": v.line or v.reason} for v in verdicts],
+        "last_passed": passed.evaluated if passed else None,
+        "changed_since_pass": changes,
+    }
+
+
+def _differences(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    out = []
+    for field in ("seal", "params_digest", "inputs", "entrypoint", "backend"):
+        if then.get(field) != now.get(field):
+            out.append(f"{field}: {then.get(field)} -> {now.get(field)}")
+    env_then, env_now = then.get("environment", {}), now.get("environment", {})
+    for key in sorted(set(env_then) | set(env_now)):
+        if env_then.get(key) != env_now.get(key):
+            out.append(f"environment.{key}: {env_then.get(key)} -> {env_now.get(key)}")
+    return out

@@ -1,0 +1,150 @@
+"""Verification level, quality dimensions and quality tier of a paper.
+
+The rules are documented in `verifier/policy/quality-v1.yaml`; the tier
+thresholds are read from it, and the digest of its bytes goes into every
+verdict, so each record names the policy that judged it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+from verifier.models import Claim, PaperManifest, Verdict
+from verifier.seal import sha256_bytes
+
+Level = Literal["LOW", "MEDIUM", "HIGH"]
+CHECKABLE_KINDS = ("formula", "empirical", "proof")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The parsed policy file and the digest of its bytes."""
+
+    uri: str
+    digest: str
+    document: dict[str, Any]
+
+
+@cache
+def load_policy() -> Policy:
+    """The bundled quality policy (read once per process)."""
+    from ruamel.yaml import YAML
+
+    raw = resources.files("verifier.policy").joinpath("quality-v1.yaml").read_bytes()
+    document = YAML(typ="safe").load(raw)
+    return Policy(uri=str(document["uri"]), digest=sha256_bytes(raw), document=document)
+
+
+@dataclass(frozen=True)
+class Quality:
+    """What `verify show` prints under verification level, dimensions and tier."""
+
+    verification_level: str
+    dimensions: dict[str, Level]
+    tier: str
+    policy_uri: str
+    policy_digest: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "verification_level": self.verification_level,
+            "dimensions": dict(self.dimensions),
+            "tier": self.tier,
+            "policy": {"uri": self.policy_uri, "digest": self.policy_digest},
+        }
+
+
+def is_checkable(claim: Claim) -> bool:
+    """Claims with a Gate 2 check: formula, empirical and proof claims."""
+    return claim.kind in CHECKABLE_KINDS
+
+
+def assess(manifest: PaperManifest, verdicts: dict[str, Verdict]) -> Quality:
+    """Apply the policy to a paper and its claims' verdicts (keyed by claim id)."""
+    policy = load_policy()
+    checkable = [c for c in manifest.claims if is_checkable(c)]
+    verified = [c for c in checkable if _status(verdicts, c) == "verified"]
+    dimensions: dict[str, Level] = {
+        "evidence_strength": _evidence(checkable, verified),
+        "citation_grounding": _grounding(manifest.claims),
+        "uncertainty_disclosure": _uncertainty(manifest.claims, verdicts),
+        "reproducibility_status": _reproducibility(checkable, verdicts),
+    }
+    return Quality(
+        verification_level=verification_level(manifest.claims),
+        dimensions=dimensions,
+        tier=_tier(policy, manifest, len(verified), dimensions["reproducibility_status"]),
+        policy_uri=policy.uri,
+        policy_digest=policy.digest,
+    )
+
+
+def verification_level(claims: list[Claim]) -> str:
+    """L0 no claims, L1 claims extracted, L2 every claim source-grounded with a quote."""
+    if not claims:
+        return "L0"
+    if all(c.source is not None and c.source.quote for c in claims):
+        return "L2"
+    return "L1"
+
+
+def _status(verdicts: dict[str, Verdict], claim: Claim) -> str | None:
+    verdict = verdicts.get(claim.id)
+    return verdict.status if verdict is not None else None
+
+
+def _evidence(checkable: list[Claim], verified: list[Claim]) -> Level:
+    if checkable and len(verified) == len(checkable):
+        return "HIGH"
+    if checkable and 2 * len(verified) >= len(checkable):
+        return "MEDIUM"
+    return "LOW"
+
+
+def _grounding(claims: list[Claim]) -> Level:
+    if claims and all(c.source is not None and c.source.quote for c in claims):
+        return "HIGH"
+    if claims and all(c.source is not None for c in claims):
+        return "MEDIUM"
+    return "LOW"
+
+
+def _uncertainty(claims: list[Claim], verdicts: dict[str, Verdict]) -> Level:
+    checked = [c for c in claims if c.check is not None]
+    stated = all(
+        c.check is not None
+        and (c.check.op != "approx" or c.check.rel_tol or c.check.abs_tol or c.check.precision or c.check.samples)
+        for c in checked
+    )
+    if not stated:
+        return "LOW"
+    unverified = [c for c in claims if is_checkable(c) and _status(verdicts, c) != "verified"]
+    return "HIGH" if all(c.note for c in unverified) else "MEDIUM"
+
+
+def _reproducibility(checkable: list[Claim], verdicts: dict[str, Verdict]) -> Level:
+    linked = [c for c in checkable if c.evidence is not None or c.proof is not None]
+    sealed = [c for c in linked if (v := verdicts.get(c.id)) is not None and (v.sealed or c.proof is not None)]
+    if checkable and len(linked) == len(checkable) and len(sealed) == len(linked):
+        return "HIGH"
+    return "MEDIUM" if linked else "LOW"
+
+
+def _tier(policy: Policy, manifest: PaperManifest, verified: int, reproducibility: Level) -> str:
+    score = manifest.review.score if manifest.review is not None else None
+    if score is None:
+        return "UNASSESSED"  # the tiers are bands of review score: no score, no band
+    if manifest.review is not None and manifest.review.scale not in (None, 10):
+        score = 10 * score / float(manifest.review.scale or 10)
+    for rule in policy.document["tiers"]:
+        if "minimum_review_score" in rule and score < rule["minimum_review_score"]:
+            continue
+        if verified < rule.get("minimum_verified_claims", 0):
+            continue
+        if "required_reproducibility" in rule and reproducibility != rule["required_reproducibility"]:
+            continue
+        return str(rule["tier"])
+    return "UNASSESSED"
