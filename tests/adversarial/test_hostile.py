@@ -165,6 +165,19 @@ def test_caller_environment_is_invisible(harness: Harness, monkeypatch: pytest.M
     assert env["PYTHONHASHSEED"] == "0" and env["REPRO_SEED"] == "7"
 
 
+def test_runs_unprivileged(harness: Harness) -> None:
+    run = harness.run("""
+        status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines()
+                      if ":\t" in line)
+        done({"uid": os.getuid(), "euid": os.geteuid(), "cap_eff": status["CapEff"].strip(),
+              "cap_prm": status["CapPrm"].strip(), "no_new_privs": status.get("NoNewPrivs", "?").strip()})
+    """)
+    assert run.outcome.status == "ok", run.stderr
+    assert run.results["uid"] != 0 and run.results["euid"] != 0
+    assert int(run.results["cap_eff"], 16) == 0 and int(run.results["cap_prm"], 16) == 0
+    assert run.results["no_new_privs"] == "1"
+
+
 class TestLimits:
     def test_fork_bomb_hits_process_limit(self, harness: Harness, processes_with: FindProcesses) -> None:
         run = harness.run("""

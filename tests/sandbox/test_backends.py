@@ -78,8 +78,19 @@ class TestBwrapArgv:
             assert flag in argv
         assert argv[argv.index("--cap-drop") + 1] == "ALL"
         assert argv[argv.index("--chdir") + 1] == "/work/pkg"
-        assert argv[-4:] == ["--", "python", "-m", "pkg.main"]
-        assert argv[-8:-4] == ["--remount-ro", "/dev", "--remount-ro", "/"]
+        end = argv.index("--")
+        assert argv[end - 4:end] == ["--remount-ro", "/dev", "--remount-ro", "/"]
+        assert argv[-3:] == ["python", "-m", "pkg.main"]
+
+    @pytest.mark.skipif(os.geteuid() != 0, reason="the uid drop applies to root callers")
+    def test_root_caller_runs_repro_as_nobody(self, make_request: MakeRequest, tmp_path: Path) -> None:
+        argv = bwrap_argv(make_request("pass"), tmp_path, tmp_path / "area")
+        command = argv[argv.index("--") + 1:]
+        assert command[0].endswith("/setpriv")
+        assert command[1:8] == ["--reuid", "65534", "--regid", "65534", "--clear-groups",
+                                "--inh-caps=-all", "--"]
+        adds = [argv[i + 1] for i, a in enumerate(argv) if a == "--cap-add"]
+        assert sorted(adds) == ["CAP_SETGID", "CAP_SETUID"]
 
     def test_binds_only_the_interpreter_prefix_of_home(self, make_request: MakeRequest, tmp_path: Path) -> None:
         argv = bwrap_argv(make_request("pass"), tmp_path, tmp_path / "area")

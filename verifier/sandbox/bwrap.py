@@ -11,15 +11,21 @@ bundle at `/work/<name>` (read-only, the working directory), the inputs under
 `/out`, `/tmp` and `/dev/shm`.
 
 Namespaces: net (only its own loopback), pid, ipc, uts, cgroup; a new session;
-`--die-with-parent`; every capability dropped and no_new_privs.
+`--die-with-parent`; no_new_privs. When the caller is root, the repro runs as
+uid/gid 65534 ("nobody", via `setpriv` inside) with no capabilities at all;
+otherwise as the caller's own (unprivileged) uid. The bundle and inputs must
+therefore be world-readable, as for the container backend.
 
-Threat model: the repro is hostile code running as uid 0 *without
-capabilities* in those namespaces; the boundary is the kernel's namespace
-and mount isolation as bubblewrap sets it up
-(https://github.com/containers/bubblewrap#sandbox-security). `/proc` is
-read-only because uid 0 may write `/proc/sys` and `/proc/sysrq-trigger`
-(host-wide) without capabilities; for the same reason no `/etc` directory
-that may hold secrets is bound (an owner's read bit needs no capability). Limits come from `supervise.py` (cgroup or rlimits).
+Threat model: the repro is hostile code running unprivileged in those
+namespaces; the boundary is the kernel's namespace and mount isolation as
+bubblewrap sets it up (https://github.com/containers/bubblewrap#sandbox-security).
+Defence in depth for the case where the uid drop is unavailable (no
+`setpriv`: the repro is then uid 0 without capabilities, and uid 0 passes
+owner permission checks): `/proc` is read-only (uid 0 may write `/proc/sys`
+and `/proc/sysrq-trigger`, host-wide, without capabilities), and no `/etc`
+directory that may hold secrets is bound. There is no seccomp filter (the
+container backend has the engine's). Limits come from `supervise.py`
+(cgroup or rlimits).
 
 Side effects: spawns bwrap, writes logs into the request's log dir and the
 outputs into its out dir, uses a temporary directory that it removes.
@@ -57,6 +63,7 @@ from verifier.sandbox.supervise import (
     to_result,
 )
 
+SANDBOX_UID = 65534  # "nobody": the repro's uid when we are root (see drop_privileges)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # The few /etc entries software needs: the dynamic linker's cache, time zone,
 # TLS roots, Debian's alternatives links. passwd/group are generated. Never a
@@ -90,6 +97,20 @@ def sandbox_path() -> str:
     return ":".join(dict.fromkeys(bins))
 
 
+def _parents(dest: str) -> list[str]:
+    """`--dir` ops that create dest's missing parents world-traversable.
+
+    bwrap makes them 0700 by default, which uid 65534 could not traverse
+    (e.g. /root on the way to a pyenv prefix). Repeating `--dir` for an
+    existing directory is harmless.
+    """
+    parents = list(PurePosixPath(dest).parents)[:-1]  # without "/"
+    args: list[str] = []
+    for parent in reversed(parents):
+        args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
 def _system_args() -> list[str]:
     args: list[str] = []
     for path in SYSTEM_DIRS:
@@ -98,7 +119,7 @@ def _system_args() -> list[str]:
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
     for prefix in python_prefixes():
-        args += ["--ro-bind", prefix, prefix]
+        args += [*_parents(prefix), "--ro-bind", prefix, prefix]
     args += ["--dir", "/etc"]
     for name in ETC_ENTRIES:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
@@ -111,7 +132,7 @@ def _kernel_args(request: SandboxRequest) -> list[str]:
     # All of /proc read-only: uid 0 may write /proc/sys and /proc/sysrq-trigger
     # (global, host-wide) without any capability.
     args = ["--proc", "/proc", "--remount-ro", "/proc"]
-    args += ["--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm"]
+    args += ["--dev", "/dev", "--size", size, "--perms", "1777", "--tmpfs", "/dev/shm"]
     for path in SYS_ENTRIES:
         args += ["--ro-bind-try", path, path]
     if request.limits.gpus > 0:
@@ -119,7 +140,7 @@ def _kernel_args(request: SandboxRequest) -> list[str]:
         for dev in sorted(Path("/dev").glob("nvidia*")):
             args += ["--dev-bind-try", str(dev), str(dev)]
         args += ["--ro-bind-try", "/proc/driver/nvidia", "/proc/driver/nvidia"]
-    args += ["--size", size, "--tmpfs", SANDBOX_TMP]
+    args += ["--size", size, "--perms", "1777", "--tmpfs", SANDBOX_TMP]
     return args
 
 
@@ -138,28 +159,48 @@ def _data_args(request: SandboxRequest, etc_dir: Path, area: Path) -> list[str]:
     args = [
         "--ro-bind", str(etc_dir / "passwd"), "/etc/passwd",
         "--ro-bind", str(etc_dir / "group"), "/etc/group",
-        "--dir", WORK_DIR, "--ro-bind", bundle, work,
-        "--dir", INPUTS_DIR,
-        "--ro-bind", str(etc_dir / "params.json"), PARAMS_FILE,
+        *_parents(work), "--ro-bind", bundle, work,
+        "--perms", "0755", "--dir", INPUTS_DIR,
+        *_parents(PARAMS_FILE), "--ro-bind", str(etc_dir / "params.json"), PARAMS_FILE,
         "--bind", str(area), OUT_DIR,
     ]
     for host_file, rel in request.inputs:
-        args += ["--ro-bind", str(host_file.resolve()), input_target(rel)]
+        target = input_target(rel)
+        args += [*_parents(target), "--ro-bind", str(host_file.resolve()), target]
     return [*args, "--chdir", work]
+
+
+def drop_privileges() -> tuple[list[str], list[str]]:
+    """How to run the repro as uid 65534 when we are root: (capability args, command prefix).
+
+    bwrap run by root keeps the repro's kernel uid 0 (with no capabilities),
+    and uid 0 still passes owner permission checks on root's files; so bwrap
+    keeps only CAP_SETUID/SETGID, and `setpriv` inside drops to 65534 and
+    clears every capability before exec'ing the entrypoint. Without setpriv
+    (or when not root, where the caller's uid is already unprivileged) the
+    repro runs with the caller's uid and no capabilities.
+    """
+    setpriv = shutil.which("setpriv", path="/usr/bin:/bin")
+    if os.geteuid() != 0 or setpriv is None:
+        return ["--cap-drop", "ALL"], []
+    caps = ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    uid = str(SANDBOX_UID)
+    return caps, [setpriv, "--reuid", uid, "--regid", uid, "--clear-groups", "--inh-caps=-all", "--"]
 
 
 def bwrap_argv(request: SandboxRequest, etc_dir: Path, area: Path) -> list[str]:
     """The complete bwrap command line for a request."""
+    caps, prefix = drop_privileges()
     return [
         "bwrap",
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--unshare-cgroup-try", "--hostname", "repro",
-        "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        "--die-with-parent", "--new-session", *caps,
         *_system_args(), *_kernel_args(request), *_data_args(request, etc_dir, area),
         # bwrap's own root and /dev are tmpfs: make them read-only last, so the
         # only writable places are /out, /tmp and /dev/shm.
         "--remount-ro", "/dev", "--remount-ro", "/",
-        "--", *request.entrypoint,
+        "--", *prefix, *request.entrypoint,
     ]
 
 
@@ -198,8 +239,9 @@ class BwrapSandbox(Sandbox):
         if reason is not None:
             raise SandboxError(reason)
         limits = request.limits
+        owner = SANDBOX_UID if drop_privileges()[1] else None
         with tempfile.TemporaryDirectory(prefix="verify-bwrap-") as tmp, output_area(
-            limits.max_output_mb
+            limits.max_output_mb, owner_uid=owner
         ) as (area, mounted):
             etc_dir = Path(tmp)
             (etc_dir / "passwd").write_text(PASSWD)
