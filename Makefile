@@ -22,7 +22,8 @@ services:  ## podman's Docker-compatible service and the local repro image
 run: setup
 	mkdir -p $(OUT)
 	$(VERIFY) validate
-	@echo "Records: $(OUT)/"
+	$(VERIFY) ci --jobs 2 --junit $(OUT)/junit.xml --summary $(OUT)/summary.md
+	@echo "Records: $(OUT)/summary.md, $(OUT)/junit.xml; ledger and artifacts in .verify/"
 
 test: setup services
 	bash -c 'source .ci/services.sh >/dev/null && $(PYTHON) -m pytest -q'

@@ -84,6 +84,7 @@ def load_manifest(
     document = parse_document(raw, shown)
     # (2)+(3): the published schema, then the model's cross-field rules
     model = validate_document(document, shown)
+    _check_checks(model, shown)
     # (4): the id names the directory
     if model.id != paper_id:
         raise IntakeError(f"id {model.id!r} does not match its directory {paper_id!r}", file=shown, field="id")
@@ -93,6 +94,19 @@ def load_manifest(
     if check_seals:
         verify_seals(model, bundles, inputs, shown=shown, cache=cache)
     return LoadedManifest(path=path, digest=sha256_bytes(raw), model=model, bundles=bundles, inputs=inputs)
+
+
+def _check_checks(model: PaperManifest, shown: str) -> None:
+    """Refuse checks that cannot apply whatever is computed (e.g. approx with no reported value)."""
+    from verifier.check import validate_check
+
+    for i, claim in enumerate(model.claims):
+        if claim.check is None:
+            continue
+        try:
+            validate_check(claim.check, claim.reported)
+        except IntakeError as e:
+            raise IntakeError(e.message, file=shown, field=f"claims[{i}].{e.field or 'check'}") from e
 
 
 def _read(path: Path, shown: str) -> bytes:

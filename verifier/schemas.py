@@ -15,11 +15,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel
 
 from verifier import models
+
+if TYPE_CHECKING:  # jsonschema is imported only when a document is invalid: it costs ~80 ms
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_BASE_URI = "https://claim-verifier.invalid/schemas/"
@@ -63,6 +67,8 @@ def write_all(directory: Path) -> list[Path]:
 @cache
 def validator_for(contract: str) -> Draft202012Validator:
     """A compiled validator, built once per process."""
+    from jsonschema import Draft202012Validator
+
     schema = schema_for(contract)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
@@ -78,6 +84,8 @@ def json_path(error: ValidationError) -> str:
 
 def first_error(contract: str, document: Any) -> tuple[str, str] | None:
     """The most relevant schema violation as (json path, message), or None when valid."""
+    from jsonschema.exceptions import best_match
+
     validator = validator_for(contract)
     error = best_match(validator.iter_errors(document))
     if error is None:
