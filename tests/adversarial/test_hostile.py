@@ -273,6 +273,19 @@ class TestOutputs:
         assert run.outcome.status == "invalid-results"
         assert "link" in run.outcome.reason
 
+    def test_fifo_and_deep_nesting_in_output_are_refused(self, harness: Harness) -> None:
+        run = harness.run("""
+            out = os.environ["REPRO_OUT"]
+            os.mkfifo(os.path.join(out, "pipe"))
+            path = out
+            for _ in range(200):
+                path = os.path.join(path, "d")
+                os.mkdir(path)
+            done({"ok": True})
+        """)
+        assert run.outcome.status == "invalid-results"
+        assert "nested deeper" in run.outcome.reason or "pipe is a FIFO" in run.outcome.reason
+
     def test_crash(self, harness: Harness) -> None:
         run = harness.run("sys.exit(3)")
         assert run.outcome.status == "crashed"

@@ -148,15 +148,24 @@ class TestSupervision:
         assert log.truncated
         assert (tmp_path / "log").read_bytes() == b"a" * 1000
 
-    def test_export_keeps_links_as_links(self, tmp_path: Path) -> None:
+    def test_export_copies_plain_data_only(self, tmp_path: Path) -> None:
         area, out = tmp_path / "area", tmp_path / "out"
         (area / "d").mkdir(parents=True)
         (area / "d" / "f").write_text("x")
         (area / "l").symlink_to("/etc/passwd")
         (area / "dl").symlink_to("/etc")
-        export_outputs(area, out)
+        os.mkfifo(area / "fifo")
+        problem = export_outputs(area, out)
         assert (out / "d" / "f").read_text() == "x"
-        assert (out / "l").is_symlink() and (out / "dl").is_symlink()
+        assert sorted(os.listdir(out)) == ["d"]
+        assert problem == "$REPRO_OUT/dl is a symlink: outputs must be regular files"
+
+    def test_export_refuses_deep_nesting(self, tmp_path: Path) -> None:
+        area = tmp_path / "area"
+        deep = area.joinpath(*["n"] * 40)
+        deep.mkdir(parents=True)
+        problem = export_outputs(area, tmp_path / "out")
+        assert problem is not None and "nested deeper than 32 levels" in problem
 
 
 class TestProcessBackend:

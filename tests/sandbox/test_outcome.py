@@ -80,6 +80,14 @@ def test_symlink_and_fifo_outputs_are_refused(make_result: MakeResult, out: Path
     assert judge_outcome(make_result(), out).status == "invalid-results"
 
 
+def test_output_problem_makes_outputs_invalid(make_result: MakeResult, out: Path) -> None:
+    (out / "results.json").write_text("{}")
+    outcome = judge_outcome(make_result(output_problem="$REPRO_OUT/x is a FIFO"), out)
+    assert (outcome.status, outcome.reason) == ("invalid-results", "$REPRO_OUT/x is a FIFO")
+    limited = judge_outcome(make_result(output_problem="p", timed_out=True), out)
+    assert limited.status == "timeout"
+
+
 def test_results_json_as_directory_is_no_results(make_result: MakeResult, out: Path) -> None:
     (out / "results.json").mkdir()
     assert judge_outcome(make_result(), out).status == "no-results"

@@ -103,7 +103,10 @@ class SandboxResult:
     """What happened during one run: recorded facts, no judgement.
 
     `limit` names a limit the sandbox saw the repro hit ("memory",
-    "processes", "output"); `timed_out` is the wall-clock limit.
+    "processes", "output"); `timed_out` is the wall-clock limit. `limits`
+    are the limits the run had (for the outcome's reasons);
+    `output_problem` says why something in `$REPRO_OUT` was not copied out
+    (a symlink, a FIFO, too deep), which makes the outputs invalid.
     """
 
     backend: str
@@ -123,6 +126,7 @@ class SandboxResult:
     stderr_truncated: bool
     image_digest: str | None = None
     limits: Limits = field(default_factory=Limits)
+    output_problem: str | None = None
 
 
 class Sandbox(ABC):

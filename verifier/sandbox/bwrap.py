@@ -254,7 +254,8 @@ class BwrapSandbox(Sandbox):
             except OSError as e:
                 raise SandboxError(f"could not start bwrap: {e}") from e
             full = area_full(area, mounted, limits.max_output_mb)
-            export_outputs(area, request.out_dir)
+            problem = export_outputs(area, request.out_dir)
         return to_result(
-            raw, backend=self.name, sealed=self.sealed, limits=limits, output_full=full, signal_as_128=True,
+            raw, backend=self.name, sealed=self.sealed, limits=limits, output_full=full,
+            output_problem=problem, signal_as_128=True,
         )

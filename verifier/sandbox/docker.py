@@ -247,11 +247,12 @@ class DockerSandbox(Sandbox):
                 with contextlib.suppress(docker.errors.DockerException):
                     container.remove(force=True)
             full = area_full(area, mounted, limits.max_output_mb)
-            export_outputs(area, request.out_dir)
+            problem = export_outputs(area, request.out_dir)
         if full and facts["limit"] is None:
             facts["limit"] = "output"
         return SandboxResult(
-            backend=self.name, sealed=self.sealed, image_digest=image.id, limits=limits, **facts
+            backend=self.name, sealed=self.sealed, image_digest=image.id, limits=limits,
+            output_problem=problem, **facts,
         )
 
     def _execute(self, container: Container, request: SandboxRequest) -> dict[str, Any]:

@@ -120,17 +120,19 @@ def _read_results(out_dir: Path) -> tuple[Status, str, dict[str, Any] | None]:
 
 
 def judge_outcome(result: SandboxResult, out_dir: Path) -> RunOutcome:
-    """Judge a run: limits first, then the exit, then the outputs and results.json."""
+    """Judge a run: limits first, then the shape of the outputs, the exit, and results.json."""
+    limit = _limit_outcome(result)
+    problem: str | None
     try:
         outputs = hash_outputs(out_dir)
     except OutputError as e:
-        limit = _limit_outcome(result)
-        if limit is not None:
-            return RunOutcome(limit[0], limit[1], None, {})
-        return RunOutcome("invalid-results", str(e), None, {})
-    limit = _limit_outcome(result)
+        outputs, problem = {}, str(e)
+    else:
+        problem = result.output_problem
     if limit is not None:
         return RunOutcome(limit[0], limit[1], None, outputs)
+    if problem is not None:
+        return RunOutcome("invalid-results", problem, None, outputs)
     crash = _crash_reason(result)
     if crash is not None:
         return RunOutcome("crashed", crash, None, outputs)

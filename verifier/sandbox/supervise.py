@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO
 
 from verifier.sandbox.base import STDERR_LOG, STDOUT_LOG, Limits, SandboxResult
@@ -248,7 +248,7 @@ def _limit_hit(exit_code: int, stats: CgroupStats | None, limits: Limits) -> str
 
 def to_result(
     raw: Supervised, *, backend: str, sealed: bool, limits: Limits, output_full: bool,
-    signal_as_128: bool = False,
+    output_problem: str | None, signal_as_128: bool = False,
 ) -> SandboxResult:
     """The backend's `SandboxResult` for a supervised run.
 
@@ -265,7 +265,7 @@ def to_result(
         peak_memory_kb=raw.peak_memory_kb, cpu_time_s=raw.cpu_time_s,
         stdout_path=raw.stdout_path, stderr_path=raw.stderr_path,
         stdout_truncated=raw.stdout_truncated, stderr_truncated=raw.stderr_truncated,
-        image_digest=None, limits=limits,
+        image_digest=None, limits=limits, output_problem=output_problem,
     )
 
 
@@ -352,28 +352,51 @@ def tree_size(root: Path) -> int:
     return total
 
 
-def export_outputs(area: Path, out_dir: Path) -> None:
-    """Copy the repro's outputs into the caller's out dir without following links.
+MAX_OUTPUT_DEPTH = 32
+MAX_OUTPUT_ENTRIES = 100_000
 
-    Regular files and directories are copied; symlinks are recreated as
-    symlinks and other special files (FIFOs, sockets) as FIFOs, so that
-    `outcome.judge_outcome` sees them and refuses the output. Nothing is ever
-    opened through a link the repro made.
+
+def export_outputs(area: Path, out_dir: Path) -> str | None:
+    """Copy the repro's regular files and directories into `out_dir`; the first problem, if any.
+
+    An output must be plain data: a symlink, FIFO, socket or device is not
+    copied but reported ("$REPRO_OUT/x is a symlink"), as is nesting deeper
+    than `MAX_OUTPUT_DEPTH` or more than `MAX_OUTPUT_ENTRIES` entries (which
+    would exhaust a recursive walk or the path length). The walk never
+    follows a link, and files are opened with O_NOFOLLOW.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    for dirpath, dirnames, files in os.walk(area):
-        rel = Path(dirpath).relative_to(area)
-        for name in dirnames + files:
-            src, dst = Path(dirpath) / name, out_dir / rel / name
-            st = os.lstat(src)
-            if stat.S_ISDIR(st.st_mode):
-                dst.mkdir(exist_ok=True)
-            elif stat.S_ISLNK(st.st_mode):
-                dst.symlink_to(os.readlink(src))
-            elif stat.S_ISREG(st.st_mode):
-                _copy_regular(src, dst)
+    problem: str | None = None
+    stack: list[PurePosixPath] = [PurePosixPath()]
+    seen = 0
+    while stack:
+        rel_dir = stack.pop()
+        for entry in sorted(os.scandir(area / rel_dir), key=lambda e: e.name):
+            rel, seen = rel_dir / entry.name, seen + 1
+            kind = _kind(entry)
+            if seen > MAX_OUTPUT_ENTRIES:
+                return problem or f"$REPRO_OUT holds more than {MAX_OUTPUT_ENTRIES} entries"
+            if kind == "directory" and len(rel.parts) >= MAX_OUTPUT_DEPTH:
+                problem = problem or f"$REPRO_OUT/{rel} is nested deeper than {MAX_OUTPUT_DEPTH} levels"
+            elif kind == "directory":
+                (out_dir / rel).mkdir()
+                stack.append(rel)
+            elif kind == "file":
+                _copy_regular(area / rel, out_dir / rel)
             else:
-                os.mkfifo(dst)
+                problem = problem or f"$REPRO_OUT/{rel} is a {kind}: outputs must be regular files"
+    return problem
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    st = entry.stat(follow_symlinks=False)
+    if stat.S_ISDIR(st.st_mode):
+        return "directory"
+    if stat.S_ISREG(st.st_mode):
+        return "file"
+    if stat.S_ISLNK(st.st_mode):
+        return "symlink"
+    return "FIFO" if stat.S_ISFIFO(st.st_mode) else "special file"
 
 
 def _copy_regular(src: Path, dst: Path) -> None:
