@@ -272,7 +272,11 @@ class DockerSandbox(Sandbox):
             watch.sample()
             if time.monotonic() - t0 > limits.timeout_s:
                 timed_out = True
-                container.kill()  # SIGKILL to the container: every process in it dies
+                # SIGKILL to the container: every process in it dies. It may
+                # have exited on its own meanwhile, which the engine reports
+                # as an error.
+                with contextlib.suppress(_sdk().errors.APIError):
+                    container.kill()
                 done.wait(30)
                 break
         ended, duration = datetime.now(UTC), time.monotonic() - t0
