@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from verifier.attest_store import record_attestations
 from verifier.errors import EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REFUTED
 from verifier.gates import ClaimJudge, PaperVerdict, RunKey, paper_verdict, plans_for
 from verifier.intake import IntakeResult, validate_papers
@@ -168,6 +169,8 @@ def verify_claims(
             o.verdict = paper_verdict(o.paper, chosen[o.paper], by_id)
             o.quality = assess(manifest.model, by_id)
         ledger.add_verdicts(v for o in outcomes for v in o.verdicts)
+        # Signed only once recorded; a home without a key pays one stat (verifier.attest_store).
+        record_attestations(ledger, outcomes, options.home)
     return Session(outcomes, runs_executed=executed, runs_cached=cached)
 
 
