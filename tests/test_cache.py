@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RootFactory, manifest_document
+from tests.conftest import RootFactory, manifest_document
 
 from verifier.cli import main
 from verifier.executor import Options, verify_claims

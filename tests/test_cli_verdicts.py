@@ -13,7 +13,7 @@ import shutil
 from typing import Any
 
 import pytest
-from conftest import RootFactory, manifest_document
+from tests.conftest import RootFactory, manifest_document
 
 from verifier.cli import main
 from verifier.ledger import Ledger

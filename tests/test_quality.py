@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RootFactory, manifest_document
+from tests.conftest import RootFactory, manifest_document
 
 import verifier
 from verifier.executor import Options, verify_claims
