@@ -230,7 +230,11 @@ def _gate(model: PaperManifest, verdicts: Mapping[str, Verdict]) -> dict[str, An
     """The aggregate status and the one claim-level line that stands for it (module docstring)."""
     from verifier.gates import line, paper_verdict
 
-    aggregate = paper_verdict(model.id, model.claims, verdicts)
+    # A claim never judged counts as unverified: paper_verdict only counts the verdicts it is given.
+    judged = dict(verdicts)
+    for claim in model.claims:
+        judged.setdefault(claim.id, Verdict(claim=f"{model.id}/{claim.id}", status="unverified", gate=0, reason=NOT_YET, evaluated=""))
+    aggregate = paper_verdict(model.id, model.claims, judged)
     deciding = _deciding(list(verdicts.values()))
     return {
         "status": aggregate.status,

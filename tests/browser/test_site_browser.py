@@ -71,6 +71,3 @@ def test_index_lists_the_paper_with_its_badge(site: Path, tmp_path: Path) -> Non
     dom = _chromium(tmp_path, "--dump-dom", (site / "index.html").as_uri()).stdout
     assert 'class="badge verified">Verified<' in dom
     assert 'href="papers/demo-paper.html"' in dom
-    shot = tmp_path / "index.png"
-    _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,800", (site / "index.html").as_uri())
-    assert shot.is_file()
