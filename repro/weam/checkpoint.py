@@ -76,3 +76,48 @@ def load_checkpoint(
     sidecars = sorted(d.glob("meta_*.json"))
     meta = json.loads(sidecars[-1].read_text()) if sidecars else {}
     return model, tokenizer, meta
+
+
+def load_bert_dir(directory: str | Path) -> tuple[WeamModel, WeamTokenizer]:
+    """Load a user's local BERT/mBERT directory (`config.json`, weights, `vocab.txt`).
+
+    Our code keeps the special tokens at ids 0-4 ([PAD] [UNK] [CLS] [SEP]
+    [MASK]); Google's vocabularies put them at 0 and 100-103. Rather than
+    thread the ids through every objective, the vocabulary is permuted
+    (specials first, every other token in its original order) and the
+    embedding rows and the MLM decoder bias with it, which gives the same
+    function under the new numbering. Raises `ValueError` if a special token
+    is missing from `vocab.txt`.
+    """
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    from repro.weam.tokenizer import SPECIAL_TOKENS
+
+    d = Path(directory)
+    tokens = (d / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    missing = [s for s in SPECIAL_TOKENS if s not in tokens]
+    if missing:
+        raise ValueError(f"{d / 'vocab.txt'} lacks special tokens {missing}")
+    old_id = {t: i for i, t in enumerate(tokens)}
+    order = [old_id[s] for s in SPECIAL_TOKENS]
+    order += [i for i, t in enumerate(tokens) if t not in SPECIAL_TOKENS]
+    model = WeamModel.from_pretrained_dir(d)
+    _permute_vocab(model, order)
+    vocab = {tokens[i]: new for new, i in enumerate(order)}
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    lower = bool(getattr(model.mlm.config, "do_lower_case", False))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=lower, strip_accents=None)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    return model, WeamTokenizer(tok)
+
+
+def _permute_vocab(model: WeamModel, order: list[int]) -> None:
+    """New token k is old token order[k]: permute input embeddings and decoder bias."""
+    import torch
+
+    idx = torch.tensor(order)
+    emb = model.mlm.get_input_embeddings()
+    with torch.no_grad():
+        emb.weight.copy_(emb.weight[idx])  # the decoder is tied to these rows
+        bias = model.mlm.cls.predictions.bias
+        bias.copy_(bias[idx])

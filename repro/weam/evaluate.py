@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from repro.weam.align import alignment_error_rate
-from repro.weam.data.types import Link, ParallelPair
+from repro.weam.data.types import Link, ParallelCorpus, ParallelPair
 from repro.weam.model import WeamModel
 from repro.weam.objectives.batching import collate, single_row
 from repro.weam.objectives.masking import mask_for_mlm
@@ -128,12 +128,17 @@ def accuracy_at_1(src: np.ndarray, tgt: np.ndarray) -> float:
 def retrieval_accuracy(
     model: WeamModel,
     tokenizer: WeamTokenizer,
-    pairs: Sequence[ParallelPair],
+    pairs: Sequence[ParallelPair] | ParallelCorpus,
     layers: Sequence[int] | None = None,
     *,
     max_len: int = 64,
 ) -> dict[str, float]:
-    """Tatoeba-style accuracy@1 both ways per layer, plus their mean and chance (1/n)."""
+    """Tatoeba-style accuracy@1 both ways per layer, plus their mean and chance (1/n).
+
+    Keys: `layer{L}/src2tgt`, `layer{L}/tgt2src`, `layer{L}/mean`, `chance`.
+    """
+    if isinstance(pairs, ParallelCorpus):
+        pairs = pairs.pairs
     layers = tuple(layers or default_layers(model))
     src = sentence_embeddings(model, tokenizer, [p.src for p in pairs], layers, max_len=max_len)
     tgt = sentence_embeddings(model, tokenizer, [p.tgt for p in pairs], layers, max_len=max_len)

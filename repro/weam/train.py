@@ -8,6 +8,13 @@ smoothed probabilities q_i ~ p_i^alpha (mBERT: 0.7, XLM-R: 0.3; Conneau et al.
 example counts. On CPU everything is deterministic for a seed (fixed thread
 count, deterministic algorithms, one seeded generator for the data); on a
 GPU the forward pass runs under bf16 autocast.
+
+Usage (what experiments call):
+
+    world = generate_world(SyntheticConfig(seed=0))
+    run = pretrain(CorpusSpec.from_world(world), "weam", steps=300, seed=0,
+                   link_source="aligner")           # or "gold" / "random"
+    retrieval_accuracy(run.model, run.tokenizer, world.parallel["x1"])
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any, Literal, TextIO
 import torch
 
 from repro.weam.align import one_to_one
-from repro.weam.checkpoint import save_checkpoint
+from repro.weam.checkpoint import load_bert_dir, save_checkpoint
 from repro.weam.data.sampling import temperature_probs
 from repro.weam.data.types import ParallelCorpus
 from repro.weam.model import ModelConfig, WeamModel, config_for_params
@@ -282,6 +289,16 @@ def build_examples(
     return out
 
 
+def _load_init(path: Path, tokenizer: WeamTokenizer | None) -> tuple[WeamModel, WeamTokenizer]:
+    """Our checkpoint (`tokenizer.json`) or a user's BERT directory (`vocab.txt`)."""
+    if (path / "tokenizer.json").exists():
+        return WeamModel.from_pretrained_dir(path), tokenizer or WeamTokenizer.load(
+            path / "tokenizer.json"
+        )
+    model, bert_tok = load_bert_dir(path)
+    return model, tokenizer or bert_tok
+
+
 def pretrain(
     corpus: CorpusSpec,
     objective: str,
@@ -308,8 +325,7 @@ def pretrain(
     cfg = train_cfg or TrainConfig(steps=steps, seed=seed)
     set_determinism(cfg.seed, cfg.threads)
     if init_dir is not None:
-        model = WeamModel.from_pretrained_dir(init_dir)
-        tokenizer = tokenizer or WeamTokenizer.load(Path(init_dir) / "tokenizer.json")
+        model, tokenizer = _load_init(Path(init_dir), tokenizer)
     tokenizer = tokenizer or train_tokenizer(
         corpus.texts(), vocab_size=vocab_size, alpha=cfg.alpha, seed=cfg.seed
     )
