@@ -61,9 +61,9 @@ def token_states(
     for start in range(0, len(encs), batch_size):
         chunk = encs[start : start + batch_size]
         b = collate([single_row(e, max_len) for e in chunk])
-        hs = model.hidden_states(b.input_ids, b.attention_mask, all_layers=True)
+        hs = _states(model, b.input_ids, b.attention_mask)
         for layer in layers:
-            h = hs[layer].float()  # (B, T, C)
+            h = hs[layer].float().cpu()  # (B, T, C)
             for i, e in enumerate(chunk):
                 out[layer].append(h[i, 1 : 1 + min(len(e.ids), max_len - 2)])
     return out
@@ -86,12 +86,20 @@ def sentence_embeddings(
     out: dict[int, list[np.ndarray]] = {layer: [] for layer in layers}
     for start in range(0, len(encs), batch_size):
         b = collate([single_row(e, max_len) for e in encs[start : start + batch_size]])
-        hs = model.hidden_states(b.input_ids, b.attention_mask, all_layers=True)
+        hs = _states(model, b.input_ids, b.attention_mask)
         m = b.attention_mask.unsqueeze(-1).float()  # (B, T, 1)
         for layer in layers:
-            pooled = (hs[layer].float() * m).sum(1) / m.sum(1)  # (B, C)
+            pooled = (hs[layer].float().cpu() * m).sum(1) / m.sum(1)  # (B, C)
             out[layer].append(F.normalize(pooled, dim=-1).numpy())
     return {k: np.ascontiguousarray(np.concatenate(v), dtype=np.float32) for k, v in out.items()}
+
+
+def _states(
+    model: WeamModel, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """All hidden layers, computed on the model's device (CPU or GPU)."""
+    dev = next(model.parameters()).device
+    return model.hidden_states(input_ids.to(dev), attention_mask.to(dev), all_layers=True)
 
 
 def faiss_search(
@@ -313,8 +321,9 @@ def mlm_perplexity(
                 n_special=tokenizer.n_special,
                 vocab_size=tokenizer.vocab_size,
             )
-            h = model.hidden_states(b.input_ids, b.attention_mask)[0]
-            logits, targets = model.mlm_logits(h, b.labels)
+            dev = next(model.parameters()).device
+            h = model.hidden_states(b.input_ids.to(dev), b.attention_mask.to(dev))[0]
+            logits, targets = model.mlm_logits(h, b.labels.to(dev))
             total += float(F.cross_entropy(logits.float(), targets, reduction="sum"))
             count += int(targets.numel())
         out[lang] = math.exp(total / max(1, count))
