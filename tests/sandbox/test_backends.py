@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,9 +17,10 @@ from verifier.sandbox import BACKEND_FOR_NAME, judge_outcome, select_backend
 from verifier.sandbox import fingerprint as fp
 from verifier.sandbox.base import Limits, SandboxRequest
 from verifier.sandbox.bwrap import BwrapSandbox, bwrap_argv, input_target, python_prefixes
+from verifier.sandbox.cgroup import RunCgroup
 from verifier.sandbox.docker import DockerSandbox
 from verifier.sandbox.process import UnsafeProcessSandbox
-from verifier.sandbox.supervise import CappedLog, export_outputs
+from verifier.sandbox.supervise import EOF_GRACE_S, CappedSink, export_outputs, supervise
 
 MakeRequest = Callable[..., SandboxRequest]
 
@@ -138,15 +140,23 @@ class TestFingerprint:
 
 
 class TestSupervision:
-    def test_capped_log_drains_past_the_cap(self, tmp_path: Path) -> None:
-        read, write = os.pipe()
-        with os.fdopen(write, "wb") as w:
-            w.write(b"a" * 5000)
-        with open(read, "rb") as pipe:
-            log = CappedLog(pipe, tmp_path / "log", 1000)
-            log.join(5)
-        assert log.truncated
+    def test_capped_sink_keeps_the_head(self, tmp_path: Path) -> None:
+        sink = CappedSink(tmp_path / "log", 1000)
+        for _ in range(5):
+            sink.write(b"a" * 300)
+        sink.close()
+        assert sink.truncated
         assert (tmp_path / "log").read_bytes() == b"a" * 1000
+
+    def test_background_child_holding_the_pipe_is_killed(self, tmp_path: Path) -> None:
+        # The repro exits at once but leaves a child that keeps stdout open.
+        argv = ["/bin/sh", "-c", "sleep 30 & echo started"]
+        t0 = time.monotonic()
+        raw = supervise(argv, env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path, limits=Limits(timeout_s=20),
+                        log_dir=tmp_path / "logs")
+        assert time.monotonic() - t0 < EOF_GRACE_S + 2
+        assert raw.exit_code == 0 and not raw.timed_out
+        assert (tmp_path / "logs" / "stdout.log").read_text() == "started\n"
 
     def test_export_copies_plain_data_only(self, tmp_path: Path) -> None:
         area, out = tmp_path / "area", tmp_path / "out"
@@ -191,11 +201,21 @@ class TestProcessBackend:
         assert result.duration_s < 5
         assert judge_outcome(result, request.out_dir).status == "timeout"
 
-    def test_no_cgroup_left_behind(self, make_request: MakeRequest) -> None:
-        request = make_request("pass\n")
-        UnsafeProcessSandbox().run(request)
-        leftovers = list(Path("/sys/fs/cgroup").glob("*/**/verify-*")) if os.geteuid() == 0 else []
-        assert leftovers == []
+    def test_no_cgroup_left_behind(self, make_request: MakeRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+        created: list[Path] = []
+        original = RunCgroup.create.__func__  # type: ignore[attr-defined]
+
+        def spy(cls: type[RunCgroup], **kwargs: Any) -> RunCgroup | None:
+            group = original(cls, **kwargs)
+            if group is not None:
+                created.extend(group.dirs.values())
+            return group
+
+        monkeypatch.setattr(RunCgroup, "create", classmethod(spy))
+        UnsafeProcessSandbox().run(make_request("pass\n"))
+        if os.geteuid() == 0 and Path("/sys/fs/cgroup/memory/cgroup.procs").exists():
+            assert created, "running as root on cgroup v1 should give a per-run cgroup"
+        assert [path for path in created if path.exists()] == []
 
 
 def test_params_json_is_canonical(make_request: MakeRequest) -> None:

@@ -23,6 +23,8 @@ from pathlib import Path
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 CFS_PERIOD_US = 100_000
+PREFIX = "verify-"
+STALE_S = 600
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,22 @@ def _own_path(controller: str) -> str:
             if controller in names.split(","):
                 return path
     return "/"
+
+
+def _sweep_stale(parent: Path) -> None:
+    """Remove empty run cgroups left by a verifier that was killed mid-run.
+
+    Only those older than `STALE_S`: a fresh empty one may belong to a
+    concurrent run that has not attached its process yet. rmdir fails on a
+    cgroup that still has processes, so nothing live is removed.
+    """
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(parent):
+            if entry.name.startswith(PREFIX) and entry.is_dir(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat().st_mtime > STALE_S:
+                        os.rmdir(entry.path)
 
 
 def read_int(path: Path) -> int | None:
@@ -75,13 +93,15 @@ class RunCgroup:
 
         Side effects: mkdir under /sys/fs/cgroup/<controller>/...
         """
-        name = f"verify-{uuid.uuid4().hex[:12]}"
+        name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
         dirs: dict[str, Path] = {}
         for controller in CONTROLLERS:
             base = CGROUP_ROOT / controller
             if not (base / "cgroup.procs").exists():
                 continue
-            path = base / _own_path(controller).lstrip("/") / name
+            parent = base / _own_path(controller).lstrip("/")
+            _sweep_stale(parent)
+            path = parent / name
             try:
                 path.mkdir()
             except OSError:

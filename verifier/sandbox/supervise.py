@@ -27,19 +27,18 @@ import signal
 import stat
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO
 
 from verifier.sandbox.base import STDERR_LOG, STDOUT_LOG, Limits, SandboxResult
 from verifier.sandbox.cgroup import CgroupStats, RunCgroup
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024
+EOF_GRACE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -79,34 +78,6 @@ class CappedSink:
 
     def close(self) -> None:
         self._file.close()
-
-
-class CappedLog:
-    """Drain a pipe into a `CappedSink` in a thread, reading to EOF regardless of the cap.
-
-    Draining past the cap matters: a repro blocked on a full pipe would look
-    like a timeout instead of an oversized log.
-    """
-
-    def __init__(self, pipe: IO[bytes], path: Path, cap: int):
-        self._pipe, self._sink = pipe, CappedSink(path, cap)
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
-
-    @property
-    def truncated(self) -> bool:
-        return self._sink.truncated
-
-    def _drain(self) -> None:
-        try:
-            while chunk := os.read(self._pipe.fileno(), CHUNK):
-                self._sink.write(chunk)
-        finally:
-            self._sink.close()
-            self._pipe.close()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
 
 
 # The command starts behind this shim, which waits on its stdin until the parent has
@@ -182,37 +153,31 @@ def supervise(
 ) -> Supervised:
     """Run `argv` under `limits`; return the facts. Raises `OSError` if it cannot start.
 
-    Steps: (1) cgroup or rlimits, (2) start in a new session, (3) drain logs,
-    (4) wait with timeout, killing the tree on expiry, (5) kill leftovers and
-    read the kernel's counters.
+    Steps: (1) cgroup or rlimits, (2) start confined in a new session, (3)
+    drain the logs and wait, killing the tree at the timeout, (4) kill
+    leftovers and read the kernel's counters.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     # (1): a cgroup gives real limits and the peak memory; rlimits otherwise.
     group = RunCgroup.create(memory_mb=limits.memory_mb, max_procs=limits.max_procs, cpus=limits.cpus)
+    out = CappedSink(log_dir / STDOUT_LOG, limits.max_log_bytes)
+    err = CappedSink(log_dir / STDERR_LOG, limits.max_log_bytes)
     started, t0 = datetime.now(UTC), time.monotonic()
     try:
         # (2): confined before it runs, in its own session.
         proc = _start(argv, env, cwd, limits, group)
-        assert proc.stdout is not None and proc.stderr is not None
-        # (3): capped logs, drained to EOF.
-        out = CappedLog(proc.stdout, log_dir / STDOUT_LOG, limits.max_log_bytes)
-        err = CappedLog(proc.stderr, log_dir / STDERR_LOG, limits.max_log_bytes)
-        # (4): wall-clock limit on the whole tree.
-        timed_out = False
-        try:
-            _, status, usage = _wait4(proc, limits.timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_tree(proc, group)
-            _, status, usage = _wait4(proc, None)
-        # (5): nothing of the run survives it; pipes close once all writers are gone.
+        # (3): one loop drains both pipes and notices the exit or the deadline.
+        timed_out = _pump(proc, group, out, err, deadline=t0 + limits.timeout_s)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        ended, duration = datetime.now(UTC), time.monotonic() - t0
+        # (4): nothing of the run survives it.
         if group is not None:
             group.kill_all()
-        out.join(5.0)
-        err.join(5.0)
-        ended, duration = datetime.now(UTC), time.monotonic() - t0
         stats = group.stats() if group is not None else None
     finally:
+        out.close()
+        err.close()
         if group is not None:
             group.close()
     exit_code = os.waitstatus_to_exitcode(status)
@@ -227,6 +192,52 @@ def supervise(
         stdout_path=log_dir / STDOUT_LOG, stderr_path=log_dir / STDERR_LOG,
         stdout_truncated=out.truncated, stderr_truncated=err.truncated,
     )
+
+
+def _pump(
+    proc: subprocess.Popen[bytes], group: RunCgroup | None, out: CappedSink, err: CappedSink,
+    *, deadline: float,
+) -> bool:
+    """Drain stdout/stderr into their sinks until the child exits and the pipes close.
+
+    Returns whether the deadline passed (the tree is then killed). Polls the
+    pipes and a pidfd together, so a quick repro costs no thread start-up and
+    no sleep. Reading past the caps matters: a repro blocked on a full pipe
+    would look like a timeout. Once the child has exited, leftover processes
+    still holding the pipes are killed (cgroup), or given `EOF_GRACE_S`.
+    """
+    assert proc.stdout is not None and proc.stderr is not None
+    sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    pidfd = os.pidfd_open(proc.pid)
+    poller = select.poll()
+    for fd in (*sinks, pidfd):
+        poller.register(fd, select.POLLIN)
+    timed_out, exited_at = False, None
+    try:
+        while sinks or exited_at is None:
+            now = time.monotonic()
+            if not timed_out and exited_at is None and now >= deadline:
+                timed_out = True
+                _kill_tree(proc, group)
+            if exited_at is not None and now - exited_at > EOF_GRACE_S:
+                break  # a process outside our reach holds the pipes: stop reading
+            wait_s = (deadline - now) if not timed_out and exited_at is None else EOF_GRACE_S
+            for fd, _ in poller.poll(max(1, int(wait_s * 1000) + 1)):
+                if fd == pidfd:
+                    poller.unregister(pidfd)
+                    exited_at = time.monotonic()
+                    if group is not None:
+                        group.kill_all()  # children that outlive the repro
+                elif chunk := os.read(fd, CHUNK):
+                    sinks[fd].write(chunk)
+                else:
+                    poller.unregister(fd)
+                    del sinks[fd]
+    finally:
+        os.close(pidfd)
+        proc.stdout.close()
+        proc.stderr.close()
+    return timed_out
 
 
 def _limit_hit(exit_code: int, stats: CgroupStats | None, limits: Limits) -> str | None:
@@ -267,28 +278,6 @@ def to_result(
         stdout_truncated=raw.stdout_truncated, stderr_truncated=raw.stderr_truncated,
         image_digest=None, limits=limits, output_problem=output_problem,
     )
-
-
-def _wait4(
-    proc: subprocess.Popen[bytes], timeout: float | None
-) -> tuple[int, int, resource.struct_rusage]:
-    """wait4() the child with an optional timeout, returning its rusage too.
-
-    Raises `subprocess.TimeoutExpired` when the timeout passes first. Sleeps
-    on a pidfd, so a quick repro is reaped the moment it exits (polling with
-    sleeps cost tens of milliseconds per run).
-    """
-    fd = os.pidfd_open(proc.pid)
-    try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        if not poller.poll(None if timeout is None else max(0, int(timeout * 1000))):
-            raise subprocess.TimeoutExpired(proc.args, timeout or 0)
-    finally:
-        os.close(fd)
-    pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return pid, status, usage
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
