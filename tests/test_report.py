@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import FORMULA, manifest_document
 
+from tests.conftest import FORMULA, manifest_document
 from verifier.attest import verify_envelope
 from verifier.attest_store import index_path, read_index, record_attestations
 from verifier.cli import main
