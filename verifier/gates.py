@@ -243,7 +243,8 @@ def _jsonable(value: Any) -> Any:
 def paper_verdict(paper: str, claims: list[Claim], verdicts: Mapping[str, Verdict]) -> PaperVerdict:
     """Aggregate (see the module docstring); `verdicts` keyed by claim id."""
     checkable = [c for c in claims if is_checkable(c)]
-    statuses = [verdicts[c.id].status for c in checkable if c.id in verdicts]
+    # A checkable claim with no verdict was not attempted: it counts as unverified.
+    statuses = [verdicts[c.id].status if c.id in verdicts else "unverified" for c in checkable]
     counts = {s: statuses.count(s) for s in ("verified", "refuted", "inconclusive", "unverified")}
     verified = counts["verified"]
     if counts["refuted"]:
