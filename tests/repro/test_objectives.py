@@ -79,7 +79,7 @@ class TestMasking:
 
 class TestTLMLayout:
     def test_pair_layout_positions_reset_and_segments(self, tok: WeamTokenizer) -> None:
-        b = TLMObjective(vocab_size=len(TOKENS), mask_prob=0.0).make_batch(
+        b = TLMObjective(vocab_size=len(TOKENS), mask_prob=0.0, swap_prob=0.0).make_batch(
             [example(tok)], torch.Generator()
         )
         ids = b.input_ids[0].tolist()
@@ -93,9 +93,9 @@ class TestTLMLayout:
 
 class TestWEAM:
     def test_labels_point_at_aligned_counterparts(self, tok: WeamTokenizer) -> None:
-        obj = WEAMObjective(vocab_size=len(TOKENS), link_prob=1.0, mask_prob=0.0)
+        obj = WEAMObjective(vocab_size=len(TOKENS), link_prob=1.0, mask_prob=0.0, swap_prob=0.0)
         ex = example(tok)
-        row = TLMObjective(vocab_size=len(TOKENS), mask_prob=0.0).make_batch(
+        row = TLMObjective(vocab_size=len(TOKENS), mask_prob=0.0, swap_prob=0.0).make_batch(
             [ex], torch.Generator()
         )
         original = [TOKENS[i] for i in row.input_ids[0].tolist()]
@@ -114,9 +114,9 @@ class TestWEAM:
 
     @pytest.mark.parametrize("seed", range(10))
     def test_random_selection_keeps_invariants(self, tok: WeamTokenizer, seed: int) -> None:
-        obj = WEAMObjective(vocab_size=len(TOKENS), link_prob=0.5, mask_prob=0.5)
+        obj = WEAMObjective(vocab_size=len(TOKENS), link_prob=0.5, mask_prob=0.5, swap_prob=0.0)
         ex = example(tok)
-        orig = TLMObjective(vocab_size=len(TOKENS), mask_prob=0.0).make_batch(
+        orig = TLMObjective(vocab_size=len(TOKENS), mask_prob=0.0, swap_prob=0.0).make_batch(
             [ex, ex], torch.Generator()
         )
         b = obj.make_batch([ex, ex], torch.Generator().manual_seed(seed))
@@ -129,6 +129,21 @@ class TestWEAM:
             word = TOKENS[int(orig.input_ids[r, t])]
             assert TOKENS[int(b.aux_labels[r, t])] == COUNTERPART[word]
 
+    def test_swapped_pair_order_keeps_counterparts(self, tok: WeamTokenizer) -> None:
+        ex = example(tok)
+        kw = {"vocab_size": len(TOKENS), "mask_prob": 0.0, "swap_prob": 1.0}
+        orig = TLMObjective(**kw).make_batch([ex], torch.Generator())  # type: ignore[arg-type]
+        b = WEAMObjective(link_prob=1.0, **kw).make_batch([ex], torch.Generator())  # type: ignore[arg-type]
+        words = [TOKENS[i] for i in orig.input_ids[0].tolist()]
+        assert words[1:3] == ["b3", "d"]  # the target sentence now comes first
+        assert b.aux_labels is not None
+        got = {
+            words[t]: TOKENS[int(v)]
+            for t, v in enumerate(b.aux_labels[0].tolist())
+            if v != IGNORE_INDEX
+        }
+        assert got == COUNTERPART
+
     def test_matched_random_links_are_one_to_one_with_the_count(self) -> None:
         links = matched_random_links(7, 5, 4, random.Random(0))
         assert len(links) == 4
@@ -138,7 +153,9 @@ class TestWEAM:
 
 class TestCodeSwitch:
     def test_exchanged_words_predict_originals(self, tok: WeamTokenizer) -> None:
-        obj = CodeSwitchObjective(vocab_size=len(TOKENS), link_prob=1.0, mask_prob=0.0)
+        obj = CodeSwitchObjective(
+            vocab_size=len(TOKENS), link_prob=1.0, mask_prob=0.0, swap_prob=0.0
+        )
         b = obj.make_batch([example(tok)], torch.Generator().manual_seed(0))
         words = [TOKENS[i] for i in b.input_ids[0].tolist()]
         assert words == [

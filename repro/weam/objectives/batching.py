@@ -69,6 +69,22 @@ class Row:
         return start
 
 
+def random_order(
+    examples: Sequence[PairExample], gen: torch.Generator, prob: float = 0.5
+) -> list[PairExample]:
+    """Put the target sentence first with probability `prob` (links flipped to match).
+
+    Without this the base language would always be segment 0 and every other
+    language segment 1, so single sentences of the other languages, which
+    retrieval encodes as segment 0, would look unlike anything seen in training.
+    """
+    flips = (torch.rand(len(examples), generator=gen) < prob).tolist()
+    return [
+        PairExample(e.tgt, e.src, tuple(sorted((j, i) for i, j in e.links))) if f else e
+        for e, f in zip(examples, flips, strict=True)
+    ]
+
+
 def truncate(enc: Encoded, n: int) -> Encoded:
     """Keep at most `n` subwords (a cut word keeps its first subwords)."""
     return enc if len(enc.ids) <= n else Encoded(enc.ids[:n], enc.word_of[:n])

@@ -20,7 +20,14 @@ import torch
 
 from repro.weam.align import one_to_one
 from repro.weam.model import IGNORE_INDEX, WeamModel
-from repro.weam.objectives.batching import Batch, PairExample, collate, pair_row, truncate
+from repro.weam.objectives.batching import (
+    Batch,
+    PairExample,
+    collate,
+    pair_row,
+    random_order,
+    truncate,
+)
 from repro.weam.objectives.masking import encode_batch, mask_for_mlm, masked_lm_loss
 from repro.weam.tokenizer import Encoded
 
@@ -63,6 +70,7 @@ class CodeSwitchObjective:
     lam: float = 1.0
     name: str = "codeswitch"
     paired: bool = True
+    swap_prob: float = 0.5  # pair order randomised: see batching.random_order
 
     def _swaps(self, e: PairExample, gen: torch.Generator) -> dict[int, int]:
         links = sorted(one_to_one(set(e.links)))
@@ -72,6 +80,8 @@ class CodeSwitchObjective:
         return {i: j for (i, j), k in zip(links, keep, strict=True) if k}
 
     def make_batch(self, examples: Sequence[PairExample], gen: torch.Generator) -> Batch:
+        if self.swap_prob:
+            examples = random_order(examples, gen, self.swap_prob)
         budget = (self.max_len - 3) // 2
         rows, aux_rows = [], []
         for e in examples:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from repro.weam.model import WeamModel
-from repro.weam.objectives.batching import Batch, PairExample, collate, pair_row
+from repro.weam.objectives.batching import Batch, PairExample, collate, pair_row, random_order
 from repro.weam.objectives.masking import encode_batch, mask_for_mlm, masked_lm_loss
 
 
@@ -29,8 +29,11 @@ class TLMObjective:
     mask_prob: float = 0.15
     name: str = "tlm"
     paired: bool = True
+    swap_prob: float = 0.5  # pair order randomised: see batching.random_order
 
     def make_batch(self, examples: Sequence[PairExample], gen: torch.Generator) -> Batch:
+        if self.swap_prob:
+            examples = random_order(examples, gen, self.swap_prob)
         batch = collate([pair_row(e.src, e.tgt, self.max_len)[0] for e in examples])
         return mask_for_mlm(
             batch, gen, prob=self.mask_prob, n_special=self.n_special, vocab_size=self.vocab_size

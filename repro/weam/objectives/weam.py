@@ -38,6 +38,7 @@ from repro.weam.objectives.batching import (
     PairExample,
     collate,
     pair_row,
+    random_order,
     word_positions,
 )
 from repro.weam.objectives.masking import corrupt, encode_batch, mask_for_mlm, masked_lm_loss
@@ -86,8 +87,11 @@ class WEAMObjective:
     lam: float = 1.0
     name: str = "weam"
     paired: bool = True
+    swap_prob: float = 0.5  # pair order randomised: see batching.random_order
 
     def make_batch(self, examples: Sequence[PairExample], gen: torch.Generator) -> Batch:
+        if self.swap_prob:
+            examples = random_order(examples, gen, self.swap_prob)
         budget = (self.max_len - 3) // 2
         rows, picks = [], []
         for e in examples:
