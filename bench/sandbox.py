@@ -100,7 +100,9 @@ def main() -> int:
                 if i > 0:  # round 0 warms caches (fingerprint, image lookup, page cache)
                     times[name].append(time.perf_counter() - t0)
         bare = statistics.median(times["bare"])
-        print(f"{'backend':<10} {'median':>10} {'overhead':>10} {'ratio':>7}   ({args.runs} runs each)")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"{args.runs} runs each, interleaved; load average {load} on {os.cpu_count()} CPUs")
+        print(f"{'backend':<10} {'median':>10} {'overhead':>10} {'ratio':>7}")
         for name, values in times.items():
             med = statistics.median(values)
             print(f"{name:<10} {med * 1000:>8.1f}ms {(med - bare) * 1000:>+8.1f}ms {med / bare:>6.2f}x")

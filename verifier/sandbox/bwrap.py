@@ -33,6 +33,7 @@ outputs into its out dir, uses a temporary directory that it removes.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
@@ -120,10 +121,42 @@ def _system_args() -> list[str]:
             args += ["--ro-bind", path, path]
     for prefix in python_prefixes():
         args += [*_parents(prefix), "--ro-bind", prefix, prefix]
-    args += ["--dir", "/etc"]
+    return [*args, "--ro-bind", str(sandbox_etc()), "/etc"]
+
+
+def sandbox_etc() -> Path:
+    """The sandbox's /etc: a private copy of `ETC_ENTRIES` plus generated passwd/group.
+
+    Built once per process (rebuilt when the dynamic linker's cache changes)
+    and bound as a whole: one mount instead of a dozen saves milliseconds
+    per run. Side effects: a directory under the temp dir, removed at exit.
+    """
+    try:
+        key = os.stat("/etc/ld.so.cache").st_mtime_ns
+    except OSError:
+        key = 0
+    return _build_etc(key)
+
+
+@functools.lru_cache(maxsize=2)
+def _build_etc(key: int) -> Path:
+    etc = Path(tempfile.mkdtemp(prefix="verify-etc-"))
+    atexit.register(shutil.rmtree, etc, True)
+    etc.chmod(0o755)
     for name in ETC_ENTRIES:
-        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    return args
+        src, dst = Path("/etc") / name, etc / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            dst.symlink_to(os.readlink(src))
+        elif src.is_dir():
+            shutil.copytree(src, dst, symlinks=True)
+        elif src.is_file():
+            shutil.copy2(src, dst)
+    (etc / "passwd").write_text(PASSWD)
+    (etc / "group").write_text(GROUP)
+    for path in (etc / "passwd", etc / "group"):
+        path.chmod(0o644)
+    return etc
 
 
 def _kernel_args(request: SandboxRequest) -> list[str]:
@@ -152,16 +185,14 @@ def input_target(rel: str) -> str:
     return str(PurePosixPath(INPUTS_DIR) / path)
 
 
-def _data_args(request: SandboxRequest, etc_dir: Path, area: Path) -> list[str]:
+def _data_args(request: SandboxRequest, private: Path, area: Path) -> list[str]:
     """The bundle, inputs, params and outputs."""
     bundle = str(request.bundle.resolve())
     work = f"{WORK_DIR}/{request.bundle_name}"
     args = [
-        "--ro-bind", str(etc_dir / "passwd"), "/etc/passwd",
-        "--ro-bind", str(etc_dir / "group"), "/etc/group",
         *_parents(work), "--ro-bind", bundle, work,
         "--perms", "0755", "--dir", INPUTS_DIR,
-        *_parents(PARAMS_FILE), "--ro-bind", str(etc_dir / "params.json"), PARAMS_FILE,
+        *_parents(PARAMS_FILE), "--ro-bind", str(private / "params.json"), PARAMS_FILE,
         "--bind", str(area), OUT_DIR,
     ]
     for host_file, rel in request.inputs:
@@ -188,7 +219,7 @@ def drop_privileges() -> tuple[list[str], list[str]]:
     return caps, [setpriv, "--reuid", uid, "--regid", uid, "--clear-groups", "--inh-caps=-all", "--"]
 
 
-def bwrap_argv(request: SandboxRequest, etc_dir: Path, area: Path) -> list[str]:
+def bwrap_argv(request: SandboxRequest, private: Path, area: Path) -> list[str]:
     """The complete bwrap command line for a request."""
     caps, prefix = drop_privileges()
     return [
@@ -196,7 +227,7 @@ def bwrap_argv(request: SandboxRequest, etc_dir: Path, area: Path) -> list[str]:
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--unshare-cgroup-try", "--hostname", "repro",
         "--die-with-parent", "--new-session", *caps,
-        *_system_args(), *_kernel_args(request), *_data_args(request, etc_dir, area),
+        *_system_args(), *_kernel_args(request), *_data_args(request, private, area),
         # bwrap's own root and /dev are tmpfs: make them read-only last, so the
         # only writable places are /out, /tmp and /dev/shm.
         "--remount-ro", "/dev", "--remount-ro", "/",
@@ -243,14 +274,12 @@ class BwrapSandbox(Sandbox):
         with tempfile.TemporaryDirectory(prefix="verify-bwrap-") as tmp, output_area(
             limits.max_output_mb, owner_uid=owner
         ) as (area, mounted):
-            etc_dir = Path(tmp)
-            (etc_dir / "passwd").write_text(PASSWD)
-            (etc_dir / "group").write_text(GROUP)
-            (etc_dir / "params.json").write_bytes(request.params_json())
-            argv = bwrap_argv(request, etc_dir, area)
+            private = Path(tmp)
+            (private / "params.json").write_bytes(request.params_json())
+            argv = bwrap_argv(request, private, area)
             env = request.environment(path=sandbox_path())
             try:
-                raw = supervise(argv, env=env, cwd=etc_dir, limits=limits, log_dir=request.log_dir)
+                raw = supervise(argv, env=env, cwd=private, limits=limits, log_dir=request.log_dir)
             except OSError as e:
                 raise SandboxError(f"could not start bwrap: {e}") from e
             full = area_full(area, mounted, limits.max_output_mb)
