@@ -218,6 +218,24 @@ class TestProcessBackend:
         assert [path for path in created if path.exists()] == []
 
 
+class TestRlimitFallback:
+    """Without a cgroup (not root, or no v1 controllers) rlimits still bound a run."""
+
+    @pytest.fixture(autouse=True)
+    def no_cgroup(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(RunCgroup, "create", classmethod(lambda cls, **kwargs: None))
+
+    def test_memory(self, make_request: MakeRequest) -> None:
+        request = make_request("x = b'x' * (512 * 1024 * 1024)\n", limits=Limits(timeout_s=30, memory_mb=200))
+        result = UnsafeProcessSandbox().run(request)
+        assert judge_outcome(result, request.out_dir).status == "memory"
+
+    def test_timeout_kills_the_group(self, make_request: MakeRequest) -> None:
+        request = make_request("import time\ntime.sleep(60)\n", limits=Limits(timeout_s=0.5))
+        result = UnsafeProcessSandbox().run(request)
+        assert judge_outcome(result, request.out_dir).status == "timeout"
+
+
 def test_params_json_is_canonical(make_request: MakeRequest) -> None:
     request = make_request("pass", params={"b": 1, "a": 2})
     assert json.loads(request.params_json()) == {"a": 2, "b": 1}

@@ -103,8 +103,21 @@ def _confine(pid: int, limits: Limits, group: RunCgroup | None) -> None:
         return
     mem = limits.memory_mb * MB
     resource.prlimit(pid, resource.RLIMIT_AS, (mem, mem))
+    # RLIMIT_NPROC counts every process of the uid, not just this run's.
+    nproc = limits.max_procs + _processes_of(os.getuid())
     with contextlib.suppress(ValueError, OSError):
-        resource.prlimit(pid, resource.RLIMIT_NPROC, (limits.max_procs, limits.max_procs))
+        resource.prlimit(pid, resource.RLIMIT_NPROC, (nproc, nproc))
+
+
+def _processes_of(uid: int) -> int:
+    """How many processes the real uid `uid` has now (0 where /proc is missing)."""
+    count = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    count += entry.stat().st_uid == uid
+    return count
 
 
 def _start(
@@ -184,7 +197,8 @@ def supervise(
     return Supervised(
         exit_code=exit_code if exit_code >= 0 else None,
         signal=-exit_code if exit_code < 0 else None,
-        timed_out=timed_out, limit=_limit_hit(exit_code, stats, limits),
+        timed_out=timed_out,
+        limit=_limit_hit(exit_code, stats, limits, _tail(log_dir / STDERR_LOG) if stats is None else b""),
         started=started, ended=ended, duration_s=duration,
         peak_memory_kb=stats.peak_memory_kb if stats else usage.ru_maxrss,
         cpu_time_s=stats.cpu_time_s if stats and stats.cpu_time_s is not None
@@ -192,6 +206,13 @@ def supervise(
         stdout_path=log_dir / STDOUT_LOG, stderr_path=log_dir / STDERR_LOG,
         stdout_truncated=out.truncated, stderr_truncated=err.truncated,
     )
+
+
+def _tail(path: Path, size: int = 4096) -> bytes:
+    with contextlib.suppress(OSError), path.open("rb") as f:
+        f.seek(max(0, path.stat().st_size - size))
+        return f.read()
+    return b""
 
 
 def _pump(
@@ -240,7 +261,9 @@ def _pump(
     return timed_out
 
 
-def _limit_hit(exit_code: int, stats: CgroupStats | None, limits: Limits) -> str | None:
+def _limit_hit(
+    exit_code: int, stats: CgroupStats | None, limits: Limits, stderr_tail: bytes
+) -> str | None:
     """Which limit the kernel says the run hit, if any (memory wins over processes).
 
     A memory cgroup counts a "failure" whenever usage touches the limit, even
@@ -250,7 +273,8 @@ def _limit_hit(exit_code: int, stats: CgroupStats | None, limits: Limits) -> str
     if exit_code in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ):
         return "output"
     if stats is None:
-        return None
+        # Under RLIMIT_AS an allocation fails instead: Python dies of MemoryError.
+        return "memory" if exit_code != 0 and b"MemoryError" in stderr_tail else None
     near_limit = (stats.peak_memory_kb or 0) >= limits.memory_mb * 1024 * 0.95
     if stats.oom_killed or (exit_code != 0 and stats.memory_limit_hit and near_limit):
         return "memory"
