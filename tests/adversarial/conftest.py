@@ -93,7 +93,8 @@ class Harness:
         return self.root / "bundle"
 
     def run(self, code: str, *, limits: Limits | None = None,
-            inputs: tuple[tuple[Path, str], ...] = (), files: dict[str, str] | None = None) -> Run:
+            inputs: tuple[tuple[Path, str], ...] = (), files: dict[str, str] | None = None,
+            entrypoint: tuple[str, ...] | None = None) -> Run:
         self.bundle.mkdir(exist_ok=True)
         (self.bundle / "__init__.py").write_text("")
         (self.bundle / f"{self.module}.py").write_text(PRELUDE + textwrap.dedent(code))
@@ -101,7 +102,7 @@ class Harness:
             (self.bundle / rel).write_text(text)
         run_dir = self.root.parent / f"run-{uuid.uuid4().hex[:6]}"
         request = SandboxRequest(
-            bundle=self.bundle, entrypoint=("python", "-m", f"bundle.{self.module}"),
+            bundle=self.bundle, entrypoint=entrypoint or ("python", "-m", f"bundle.{self.module}"),
             params={"n": 1}, inputs=inputs, seed=7,
             limits=limits or Limits(timeout_s=60, memory_mb=512, max_procs=64),
             out_dir=run_dir / "out", log_dir=run_dir / "logs",

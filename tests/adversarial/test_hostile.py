@@ -286,6 +286,12 @@ class TestOutputs:
         assert run.outcome.status == "invalid-results"
         assert "nested deeper" in run.outcome.reason or "pipe is a FIFO" in run.outcome.reason
 
+    def test_missing_entrypoint_is_a_crash(self, harness: Harness) -> None:
+        run = harness.run("", entrypoint=("no-such-interpreter", "-m", "x"))
+        assert run.outcome.status == "crashed"
+        assert run.outcome.reason == "repro exited with status 127"
+        assert b"no-such-interpreter" in run.stderr
+
     def test_crash(self, harness: Harness) -> None:
         run = harness.run("sys.exit(3)")
         assert run.outcome.status == "crashed"

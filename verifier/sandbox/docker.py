@@ -261,10 +261,15 @@ class DockerSandbox(Sandbox):
         done = threading.Event()
         waiter = threading.Thread(target=_wait_exit, args=(container, done), daemon=True)
         request.log_dir.mkdir(parents=True, exist_ok=True)
-        # Attach before start, so that no output is missed; we cap it ourselves.
-        pump = _Pump(container, request.log_dir, limits.max_log_bytes)
         started, t0 = datetime.now(UTC), time.monotonic()
-        container.start()
+        try:
+            # Attach before start, so that no output is missed; we cap it ourselves.
+            pump = _Pump(container, request.log_dir, limits.max_log_bytes)
+            container.start()
+        except _sdk().errors.APIError as e:
+            if not _entrypoint_missing(e):
+                raise
+            return _not_started(request, started, t0, str(e))
         watch = _Watch(container.id or "")  # after start: the cgroup exists from then on
         waiter.start()
         timed_out = False
@@ -298,6 +303,28 @@ class DockerSandbox(Sandbox):
             "stdout_path": request.log_dir / STDOUT_LOG, "stderr_path": request.log_dir / STDERR_LOG,
             "stdout_truncated": out_trunc, "stderr_truncated": err_trunc,
         }
+
+
+def _entrypoint_missing(error: Exception) -> bool:
+    """Whether the engine refused to start because the entrypoint does not exist.
+
+    That is the repro's fault (exit 127, as a shell says), not the engine's.
+    """
+    text = str(error).lower()
+    return "executable file not found" in text or "no such file or directory" in text
+
+
+def _not_started(request: SandboxRequest, started: datetime, t0: float, message: str) -> dict[str, Any]:
+    """The result fields of a container whose entrypoint could not be executed."""
+    stdout, stderr = request.log_dir / STDOUT_LOG, request.log_dir / STDERR_LOG
+    stdout.write_bytes(b"")
+    stderr.write_text(f"cannot execute the entrypoint: {message}\n")
+    return {
+        "exit_code": 127, "signal": None, "timed_out": False, "limit": None, "started": started,
+        "ended": datetime.now(UTC), "duration_s": time.monotonic() - t0, "peak_memory_kb": None,
+        "cpu_time_s": None, "stdout_path": stdout, "stderr_path": stderr,
+        "stdout_truncated": False, "stderr_truncated": False,
+    }
 
 
 class _Pump:
