@@ -178,6 +178,28 @@ def test_runs_unprivileged(harness: Harness) -> None:
     assert run.results["no_new_privs"] == "1"
 
 
+def test_no_new_user_namespace_or_keyring(harness: Harness) -> None:
+    """The kernel surface behind a fresh user namespace or the keyring stays shut."""
+    run = harness.run("""
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        def call(name, *args):
+            rc = getattr(libc, name)(*args)
+            return "ok" if rc != -1 else "errno %d" % ctypes.get_errno()
+        KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING = 0, -4
+        done({
+            "unshare_user": call("unshare", 0x10000000),
+            "keyctl": call("syscall", 250, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0),
+            "threads": attempt(lambda: __import__("concurrent.futures").futures
+                               .ThreadPoolExecutor(4).submit(lambda: 42).result()),
+        })
+    """)
+    assert run.outcome.status == "ok", run.stderr
+    assert run.results["unshare_user"] != "ok"
+    assert run.results["keyctl"] != "ok"
+    assert run.results["threads"] == "ok: 42"  # ordinary clone() still works
+
+
 class TestLimits:
     def test_fork_bomb_hits_process_limit(self, harness: Harness, processes_with: FindProcesses) -> None:
         run = harness.run("""

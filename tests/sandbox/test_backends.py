@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -13,12 +14,12 @@ from typing import Any
 import pytest
 
 from verifier.errors import SandboxError, SandboxUnavailableError, UsageError
-from verifier.sandbox import BACKEND_FOR_NAME, judge_outcome, select_backend
+from verifier.sandbox import BACKEND_FOR_NAME, judge_outcome, seccomp, select_backend
 from verifier.sandbox import fingerprint as fp
 from verifier.sandbox.base import Limits, SandboxRequest
 from verifier.sandbox.bwrap import BwrapSandbox, bwrap_argv, input_target, python_prefixes
 from verifier.sandbox.cgroup import RunCgroup
-from verifier.sandbox.docker import DockerSandbox
+from verifier.sandbox.docker import DockerSandbox, hardened_profile
 from verifier.sandbox.process import UnsafeProcessSandbox
 from verifier.sandbox.supervise import EOF_GRACE_S, CappedSink, export_outputs, supervise
 
@@ -110,6 +111,31 @@ class TestBwrapArgv:
 
     def test_input_target(self) -> None:
         assert input_target("data/x.tsv") == "/inputs/data/x.tsv"
+
+
+class TestSeccompProgram:
+    def test_every_jump_lands_inside_the_program(self) -> None:
+        prog = seccomp.program()
+        assert len(prog) % 8 == 0
+        insns = [struct.unpack("<HBBI", prog[i:i + 8]) for i in range(0, len(prog), 8)]
+        for index, (code, jt, jf, _) in enumerate(insns):
+            if code & 0x07 == 0x05:  # BPF_JMP
+                assert index + 1 + max(jt, jf) < len(insns)
+        assert insns[-1] == (0x06, 0, 0, 0x00050000 | 1)  # ends with "deny: EPERM"
+        assert insns[-2] == (0x06, 0, 0, 0x7FFF0000)  # and "allow"
+
+
+class TestDockerHardening:
+    def test_profile_drops_user_namespaces_and_keyring(self) -> None:
+        default = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+            {"names": ["read", "clone", "unshare", "keyctl", "clone3"], "action": "SCMP_ACT_ALLOW"}]}
+        profile = hardened_profile(default)
+        assert profile["syscalls"][0]["names"] == ["read"]
+        clone = profile["syscalls"][1]
+        assert clone["names"] == ["clone", "unshare"]
+        assert clone["args"] == [{"index": 0, "value": 0x10000000, "valueTwo": 0,
+                                  "op": "SCMP_CMP_MASKED_EQ"}]
+        assert default["syscalls"][0]["names"][1] == "clone"  # the input is untouched
 
 
 class TestFingerprint:

@@ -44,6 +44,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from verifier.errors import SandboxError
+from verifier.sandbox import seccomp
 from verifier.sandbox.base import (
     INPUTS_DIR,
     OUT_DIR,
@@ -219,11 +220,14 @@ def drop_privileges() -> tuple[list[str], list[str]]:
     return caps, [setpriv, "--reuid", uid, "--regid", uid, "--clear-groups", "--inh-caps=-all", "--"]
 
 
-def bwrap_argv(request: SandboxRequest, private: Path, area: Path) -> list[str]:
+def bwrap_argv(
+    request: SandboxRequest, private: Path, area: Path, *, seccomp_fd: int | None = None
+) -> list[str]:
     """The complete bwrap command line for a request."""
     caps, prefix = drop_privileges()
+    filters = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
     return [
-        "bwrap",
+        "bwrap", *filters,
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--unshare-cgroup-try", "--hostname", "repro",
         "--die-with-parent", "--new-session", *caps,
@@ -233,6 +237,16 @@ def bwrap_argv(request: SandboxRequest, private: Path, area: Path) -> list[str]:
         "--remount-ro", "/dev", "--remount-ro", "/",
         "--", *prefix, *request.entrypoint,
     ]
+
+
+def _seccomp_fd() -> int | None:
+    """A memfd holding the seccomp program for `bwrap --seccomp`, or None off x86_64."""
+    if not seccomp.supported():
+        return None
+    fd = os.memfd_create("verify-seccomp")
+    os.write(fd, seccomp.program())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 @functools.lru_cache(maxsize=1)
@@ -276,12 +290,19 @@ class BwrapSandbox(Sandbox):
         ) as (area, mounted):
             private = Path(tmp)
             (private / "params.json").write_bytes(request.params_json())
-            argv = bwrap_argv(request, private, area)
+            seccomp_fd = _seccomp_fd()
+            argv = bwrap_argv(request, private, area, seccomp_fd=seccomp_fd)
             env = request.environment(path=sandbox_path())
             try:
-                raw = supervise(argv, env=env, cwd=private, limits=limits, log_dir=request.log_dir)
+                raw = supervise(
+                    argv, env=env, cwd=private, limits=limits, log_dir=request.log_dir,
+                    pass_fds=() if seccomp_fd is None else (seccomp_fd,),
+                )
             except OSError as e:
                 raise SandboxError(f"could not start bwrap: {e}") from e
+            finally:
+                if seccomp_fd is not None:
+                    os.close(seccomp_fd)
             full = area_full(area, mounted, limits.max_output_mb)
             problem = export_outputs(area, request.out_dir)
         return to_result(

@@ -25,8 +25,12 @@ writes logs and outputs; uses and removes a temporary directory.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import errno
+import functools
 import importlib
+import json
 import os
 import tempfile
 import threading
@@ -68,6 +72,54 @@ PINNED_HINT = "build it locally with scripts/build-image.sh and pin the digest i
 def _sdk() -> Any:
     """The docker SDK, imported on first use: it is heavy and only this backend needs it."""
     return importlib.import_module("docker")
+
+
+# podman's default seccomp profile allows new user namespaces and the keyring
+# (Docker Engine's does not). We harden a copy of it: see hardened_profile().
+PODMAN_PROFILES = ("/etc/containers/seccomp.json", "/usr/share/containers/seccomp.json")
+CLONE_NEWUSER = 0x10000000
+HARDEN_DROP = frozenset({"unshare", "clone", "clone3", "keyctl", "add_key", "request_key"})
+
+
+def hardened_profile(default: dict[str, Any]) -> dict[str, Any]:
+    """The engine's default seccomp profile minus user namespaces and the keyring.
+
+    `clone`/`unshare` stay allowed without CLONE_NEWUSER (as in Docker's own
+    default); `clone3`, whose flags seccomp cannot see, fails with ENOSYS so
+    that libc falls back to `clone`; the keyring calls are denied.
+    """
+    profile: dict[str, Any] = json.loads(json.dumps(default))  # a deep copy
+    for rule in profile.get("syscalls", []):
+        if rule.get("action") == "SCMP_ACT_ALLOW":
+            rule["names"] = [n for n in rule.get("names", []) if n not in HARDEN_DROP]
+    profile.setdefault("syscalls", []).extend([
+        {"names": ["clone", "unshare"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": CLONE_NEWUSER, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+        {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.ENOSYS},
+        {"names": ["keyctl", "add_key", "request_key"], "action": "SCMP_ACT_ERRNO",
+         "errnoRet": errno.EPERM},
+    ])
+    return profile
+
+
+@functools.lru_cache(maxsize=1)
+def podman_profile_path() -> str | None:
+    """A file with the hardened podman profile (podman takes a path), or None if no default is found.
+
+    Side effects: writes the file under the temp dir once per process, removed at exit.
+    """
+    for candidate in PODMAN_PROFILES:
+        try:
+            default = json.loads(Path(candidate).read_text())
+        except (OSError, ValueError):
+            continue
+        fd, path = tempfile.mkstemp(prefix="verify-seccomp-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(hardened_profile(default), f)
+        os.chmod(path, 0o644)
+        atexit.register(os.unlink, path)
+        return path
+    return None
 
 
 def default_image() -> str:
@@ -123,6 +175,7 @@ class DockerSandbox(Sandbox):
         self.base_url = base_url or os.environ.get("DOCKER_HOST")
         self._client: DockerClient | None = None
         self._images: dict[str, dict[str, Any]] = {}
+        self.podman = False
 
     def client(self) -> DockerClient:
         """A connected client. Raises `SandboxError` if the SDK or the engine is missing."""
@@ -142,6 +195,9 @@ class DockerSandbox(Sandbox):
             where = self.base_url or "the default socket"
             raise SandboxError(f"no Docker API at {where}: {e}; start an engine and set DOCKER_HOST") from e
         self._client = client
+        with contextlib.suppress(docker.errors.DockerException):
+            names = [c.get("Name", "") for c in client.version().get("Components") or []]
+            self.podman = any("podman" in name.lower() for name in names)
         return client
 
     def available(self) -> str | None:
@@ -210,7 +266,7 @@ class DockerSandbox(Sandbox):
             environment=request.environment(path=CONTAINER_PATH),
             user=f"{CONTAINER_USER}:{CONTAINER_USER}", hostname="repro",
             network_mode="none", read_only=True, cap_drop=["ALL"],
-            security_opt=["no-new-privileges"], pids_limit=limits.max_procs,
+            security_opt=self._security_opt(), pids_limit=limits.max_procs,
             mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
             nano_cpus=int(limits.cpus * 1e9),
             tmpfs={SANDBOX_TMP: f"size={limits.memory_mb}m,mode=1777"},
@@ -221,6 +277,14 @@ class DockerSandbox(Sandbox):
                 type="json-file", config={"max-size": f"{max(64, 2 * limits.max_log_bytes // 1024)}k"}
             ),
         )
+
+    def _security_opt(self) -> list[str]:
+        """no-new-privileges, and for podman the hardened seccomp profile (by path)."""
+        options = ["no-new-privileges"]
+        profile = podman_profile_path() if self.podman else None
+        if profile is not None:
+            options.append(f"seccomp={profile}")
+        return options
 
     def run(self, request: SandboxRequest) -> SandboxResult:
         """Run the request in a fresh container. Raises `SandboxError` if the engine fails."""

@@ -121,7 +121,8 @@ def _processes_of(uid: int) -> int:
 
 
 def _start(
-    argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, group: RunCgroup | None
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, group: RunCgroup | None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
     """Start `argv` confined, in its own session (so that a timeout can kill its group)."""
     go_read, go_write = os.pipe()
@@ -129,6 +130,7 @@ def _start(
         proc = subprocess.Popen(
             [*SHIM, *argv], env=dict(env), cwd=cwd, stdin=go_read,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+            pass_fds=tuple(pass_fds),
         )
     finally:
         os.close(go_read)
@@ -163,8 +165,11 @@ def supervise(
     cwd: Path,
     limits: Limits,
     log_dir: Path,
+    pass_fds: Sequence[int] = (),
 ) -> Supervised:
     """Run `argv` under `limits`; return the facts. Raises `OSError` if it cannot start.
+
+    `pass_fds` stay open in the child (e.g. bwrap's `--seccomp FD`).
 
     Steps: (1) cgroup or rlimits, (2) start confined in a new session, (3)
     drain the logs and wait, killing the tree at the timeout, (4) kill
@@ -178,7 +183,7 @@ def supervise(
     started, t0 = datetime.now(UTC), time.monotonic()
     try:
         # (2): confined before it runs, in its own session.
-        proc = _start(argv, env, cwd, limits, group)
+        proc = _start(argv, env, cwd, limits, group, pass_fds)
         # (3): one loop drains both pipes and notices the exit or the deadline.
         timed_out = _pump(proc, group, out, err, deadline=t0 + limits.timeout_s)
         _, status, usage = os.wait4(proc.pid, 0)
