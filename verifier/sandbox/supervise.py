@@ -11,8 +11,11 @@ Side effects: spawns processes, writes `stdout.log`/`stderr.log` into the
 log dir, may mount and unmount a tmpfs under a temporary directory, creates
 and removes cgroups (see `cgroup.py`).
 
-Threat model: this module bounds resources and guarantees that no process of
-a run outlives it; it does not isolate (the bwrap namespaces do that).
+Threat model: this module bounds resources and, with a cgroup (or inside
+bwrap's pid namespace), guarantees that no process of a run outlives it;
+under rlimits alone a process that leaves the session can survive (only the
+unsealed process backend runs that way without a pid namespace). It does not
+isolate: the bwrap namespaces do.
 """
 
 from __future__ import annotations
