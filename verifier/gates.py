@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import jsonpointer
+import jsonpointer  # type: ignore[import-untyped]
 
 from verifier.check import CheckResult, compare
 from verifier.manifests import LoadedManifest
@@ -110,7 +110,9 @@ class ClaimJudge:
             return self._verdict(gid, "unverified", 1, ungrounded, claim)
         # (2): claims with no Gate 2 check
         if claim.kind == "descriptive":
-            return self._verdict(gid, "unverified", 1, f"grounded in section {claim.source.section!r}; a descriptive claim has no Gate 2 check", claim)
+            section = claim.source.section if claim.source else ""
+            reason = f"grounded in section {section!r}; a descriptive claim has no Gate 2 check"
+            return self._verdict(gid, "unverified", 1, reason, claim)
         if claim.kind == "proof":
             from verifier.proof import check_proof
 
@@ -118,10 +120,11 @@ class ClaimJudge:
             return self._verdict(gid, status, 2, reason, claim)
         if claim.evidence is None or claim.check is None:
             return self._verdict(gid, "unverified", 2, "no repro is linked to this claim yet", claim)
-        repro = self.manifest.repro(claim.evidence.repro)
-        if not _tier_allows(repro.tier, self.tier):
-            reason = f"{repro.tier}-tier repro {repro.id} not run in a {self.tier} run (needs a GPU or hours); run with --tier full"
-            return self._verdict(gid, "unverified", 2, reason, claim)
+        arms = [claim.evidence] + ([claim.check.against] if claim.check.against else [])
+        for repro in (self.manifest.repro(arm.repro) for arm in arms):  # every arm's tier, as plans_for
+            if not _tier_allows(repro.tier, self.tier):
+                reason = f"{repro.tier}-tier repro {repro.id} not run in a {self.tier} run (needs a GPU or hours); run with --tier full"
+                return self._verdict(gid, "unverified", 2, reason, claim)
         # (3): Gate 2, the runs and the comparison
         return self._reproduce(gid, claim, runs)
 
