@@ -13,8 +13,8 @@ import shutil
 from typing import Any
 
 import pytest
-from tests.conftest import RootFactory, manifest_document
 
+from tests.conftest import RootFactory, manifest_document
 from verifier.cli import main
 from verifier.ledger import Ledger
 from verifier.manifests import seal_manifest
@@ -357,3 +357,20 @@ def test_list_shows_last_status(make_root: RootFactory, capsys: pytest.CaptureFi
     status, rows = run_json(capsys, root, "list")
     assert [(r["claim"], r["status"]) for r in rows] == [("demo-paper/C1", "verified")]
 
+
+
+def test_comparative_claim_against_a_full_tier_arm_is_not_attempted(
+    make_root: RootFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: the other arm's tier counts too; a smoke run must not call the claim inconclusive."""
+    beats = claim("C1", value=None, output="/ours",
+                  check={"op": "gt", "against": {"repro": "R2", "output": "/baseline"}})
+    del beats["reported"]
+    document = manifest_document(claims=[beats], repros=[repro("R1", "arms", ours=0.4, baseline=0.0),
+                                                         repro("R2", "arms", ours=0.0, baseline=0.3, tier="full")])
+    root = build(make_root, document)
+    status, out, _ = run(capsys, root, "claim", "demo-paper/C1", "--backend", "process")
+    assert (status, out) == (0, "Unverified (Gate 2): full-tier repro R2 not run in a smoke run (needs a GPU or hours); "
+                                "run with --tier full\n")
+    status, out, _ = run(capsys, root, "claim", "demo-paper/C1", "--backend", "process", "--tier", "full")
+    assert (status, out) == (0, "Verified (Gate 2): unsealed empirical repro: computed 0.8 > 0.6 (other arm)\n")
