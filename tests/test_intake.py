@@ -159,7 +159,7 @@ def test_seal_keeps_comments_and_layout(make_root: RootFactory, capsys: pytest.C
         "    inputs: [{path: data/x.tsv}]\n"
     )
     root = make_root(manifest_document(), seal=False, as_yaml=text)
-    status, out, _ = run_cli(capsys, "--root", str(root.path), "seal", "demo-paper")
+    status, _, _ = run_cli(capsys, "--root", str(root.path), "seal", "demo-paper")
     assert status == 0
     after = (root.path / FILE).read_text()
     kept = [line for line in after.splitlines() if "seal:" not in line and "sha256" not in line]

@@ -19,9 +19,11 @@ def claim_history(home: Path, claim_id: str, *, limit: int = 20) -> dict[str, An
         verdicts = ledger.verdict_history(claim_id, limit=limit)
         passed = ledger.last_passed(claim_id)
         changes: list[str] = []
-        if passed is not None and verdicts and verdicts[0].run and passed.run and verdicts[0].run.id != passed.run.id:
-            then = ledger.get_run(passed.run.id)
-            now = ledger.get_run(verdicts[0].run.id)
+        then_id = passed.run.id if passed is not None and passed.run else None
+        now_id = verdicts[0].run.id if verdicts and verdicts[0].run else None
+        if then_id is not None and now_id is not None and then_id != now_id:
+            then = ledger.get_run(then_id)
+            now = ledger.get_run(now_id)
             if then is not None and now is not None:
                 changes = _differences(then.model_dump(), now.model_dump())
         if passed is not None and verdicts and verdicts[0].check != passed.check:

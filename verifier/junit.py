@@ -43,7 +43,8 @@ def junit_xml(session: Session, *, strict: bool) -> bytes:
         for key, value in counts.items():
             suite.set(key, str(value))
     ET.indent(suites)
-    return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
 
 
 def summary_markdown(session: Session) -> str:

@@ -13,9 +13,7 @@ import json
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -92,7 +90,8 @@ def first_error(contract: str, document: Any) -> tuple[str, str] | None:
         return None
     path = json_path(error)
     if error.validator == "required" and isinstance(error.instance, Mapping):
-        missing = next(name for name in error.validator_value if name not in error.instance)
+        required = error.validator_value if isinstance(error.validator_value, list) else []
+        missing = next((name for name in required if name not in error.instance), "?")
         return (f"{path}.{missing}" if path != "(document)" else missing), "required field is missing"
     unknown = _unknown_fields(error)
     if unknown:
@@ -105,7 +104,8 @@ def first_error(contract: str, document: Any) -> tuple[str, str] | None:
 def _unknown_fields(error: ValidationError) -> list[str]:
     if error.validator != "additionalProperties" or not isinstance(error.instance, Mapping):
         return []
-    allowed = set(error.schema.get("properties", {}))
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    allowed = set(schema.get("properties", {}))
     return sorted(str(k) for k in error.instance if k not in allowed)
 
 
@@ -120,7 +120,8 @@ def _json_type(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
-    return {str: "a string", list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {str: "a string", list: "a list", dict: "a mapping"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _message(error: ValidationError) -> str:
@@ -128,14 +129,15 @@ def _message(error: ValidationError) -> str:
         return f"expected {error.validator_value!r}, got {error.instance!r}"
     if error.validator == "type":
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        names = " or ".join(_JSON_TYPE_NAMES.get(w, w) for w in wanted)
+        names = " or ".join(_JSON_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
         return f"expected {names}, got {_json_type(error.instance)} ({error.instance!r})"
     if error.validator == "anyOf":
-        types = [sub.get("type") for sub in error.validator_value if isinstance(sub, Mapping)]
+        alternatives = error.validator_value if isinstance(error.validator_value, list) else []
+        types = [sub.get("type") for sub in alternatives if isinstance(sub, Mapping)]
         if all(isinstance(t, str) for t in types):
             names = " or ".join(_JSON_TYPE_NAMES.get(t, t) for t in types if isinstance(t, str))
             return f"expected {names}, got {_json_type(error.instance)} ({error.instance!r})"
-    return error.message
+    return str(error.message)
 
 
 if __name__ == "__main__":  # python -m verifier.schemas [DIR]

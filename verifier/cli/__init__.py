@@ -16,6 +16,7 @@ only when called, so `verify` starts fast.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 
