@@ -343,6 +343,23 @@ class TestHistory:
         assert f"last passed: {report['last_passed']}" in out.splitlines()
         assert any(line.startswith("changed since: params_digest: sha256:") for line in out.splitlines())
 
+    def test_history_names_a_new_seal_after_the_bundle_changed(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+        root = make_root()
+        assert run(capsys, root, "claim", "demo-paper/C1", "--backend", "process")[0] == 0
+        old_seal = root_seal(root)
+        formula = root.path / "bundle" / "formula.py"
+        formula.write_text(formula.read_text().replace("value = ", "value = 1.5 * "))
+        status, out, err = run(capsys, root, "claim", "demo-paper/C1", "--backend", "process")
+        assert (status, out) == (2, "")
+        assert err.startswith("verify: error: ") and "seal" in err and err.count("\n") == 1
+        assert run(capsys, root, "seal", "demo-paper")[0] == 0
+        status, out, _ = run(capsys, root, "claim", "demo-paper/C1", "--backend", "process")
+        assert (status, out) == (1, "Refuted (Gate 2): unsealed formula repro: computed 7.5e-05 does not match "
+                                    "expected 5e-05 (tolerance=5.0%)\n")
+        _, report = run_json(capsys, root, "history", "demo-paper/C1")
+        assert [v["status"] for v in report["verdicts"]] == ["refuted", "verified"]
+        assert report["changed_since_pass"] == [f"seal: {old_seal} -> {root_seal(root)}"]
+
     def test_history_of_a_claim_never_verified(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
         root = make_root()
         status, out, _ = run(capsys, root, "history", "demo-paper/C1")
@@ -356,8 +373,6 @@ def test_list_shows_last_status(make_root: RootFactory, capsys: pytest.CaptureFi
     run(capsys, root, "claim", "demo-paper/C1", "--backend", "process")
     status, rows = run_json(capsys, root, "list")
     assert [(r["claim"], r["status"]) for r in rows] == [("demo-paper/C1", "verified")]
-
-
 
 def test_comparative_claim_against_a_full_tier_arm_is_not_attempted(
     make_root: RootFactory, capsys: pytest.CaptureFixture[str]
