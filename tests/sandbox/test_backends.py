@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,10 +20,16 @@ from verifier.sandbox import BACKEND_FOR_NAME, judge_outcome, seccomp, select_ba
 from verifier.sandbox import fingerprint as fp
 from verifier.sandbox.base import Limits, SandboxRequest
 from verifier.sandbox.bwrap import BwrapSandbox, bwrap_argv, input_target, python_prefixes
-from verifier.sandbox.cgroup import RunCgroup
+from verifier.sandbox.cgroup import RunCgroup, owner_alive
 from verifier.sandbox.docker import DockerSandbox, hardened_profile
 from verifier.sandbox.process import UnsafeProcessSandbox
-from verifier.sandbox.supervise import EOF_GRACE_S, CappedSink, export_outputs, supervise
+from verifier.sandbox.supervise import (
+    EOF_GRACE_S,
+    CappedSink,
+    export_outputs,
+    output_area,
+    supervise,
+)
 
 MakeRequest = Callable[..., SandboxRequest]
 
@@ -242,6 +250,24 @@ class TestProcessBackend:
         if os.geteuid() == 0 and Path("/sys/fs/cgroup/memory/cgroup.procs").exists():
             assert created, "running as root on cgroup v1 should give a per-run cgroup"
         assert [path for path in created if path.exists()] == []
+
+
+class TestStaleSweep:
+    def test_owner_alive(self) -> None:
+        assert owner_alive(f"verify-{os.getpid()}-abcd", "verify-")
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        assert not owner_alive(f"verify-{dead.pid}-abcd", "verify-")
+        assert owner_alive("verify-unparsable", "verify-")
+
+    def test_areas_of_dead_verifiers_are_removed(self) -> None:
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        stale = Path(tempfile.mkdtemp(prefix=f"verify-out-{dead.pid}-"))
+        (stale / "out").mkdir()
+        with output_area(1) as (area, _):
+            assert area.is_dir()
+        assert not stale.exists()
 
 
 class TestRlimitFallback:

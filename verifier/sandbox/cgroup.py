@@ -24,7 +24,6 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 CFS_PERIOD_US = 100_000
 PREFIX = "verify-"
-STALE_S = 600
 
 
 @dataclass(frozen=True)
@@ -48,20 +47,32 @@ def _own_path(controller: str) -> str:
     return "/"
 
 
+def owner_alive(name: str, prefix: str) -> bool:
+    """Whether the process whose pid is embedded in `name` (`<prefix><pid>-<rand>`) still runs.
+
+    Names that do not parse count as alive: never remove what we cannot attribute.
+    """
+    try:
+        pid = int(name[len(prefix):].split("-", 1)[0])
+        os.kill(pid, 0)
+    except (ValueError, PermissionError):
+        return True
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _sweep_stale(parent: Path) -> None:
     """Remove empty run cgroups left by a verifier that was killed mid-run.
 
-    Only those older than `STALE_S`: a fresh empty one may belong to a
-    concurrent run that has not attached its process yet. rmdir fails on a
-    cgroup that still has processes, so nothing live is removed.
+    Only those whose creating process is gone (its pid is in the name);
+    rmdir fails on a cgroup that still has processes, so nothing live goes.
     """
-    now = time.time()
     with contextlib.suppress(OSError):
         for entry in os.scandir(parent):
-            if entry.name.startswith(PREFIX) and entry.is_dir(follow_symlinks=False):
+            if entry.name.startswith(PREFIX) and not owner_alive(entry.name, PREFIX):
                 with contextlib.suppress(OSError):
-                    if now - entry.stat().st_mtime > STALE_S:
-                        os.rmdir(entry.path)
+                    os.rmdir(entry.path)
 
 
 def read_int(path: Path) -> int | None:
@@ -93,7 +104,7 @@ class RunCgroup:
 
         Side effects: mkdir under /sys/fs/cgroup/<controller>/...
         """
-        name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
+        name = f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         dirs: dict[str, Path] = {}
         for controller in CONTROLLERS:
             base = CGROUP_ROOT / controller

@@ -37,11 +37,12 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from verifier.sandbox.base import STDERR_LOG, STDOUT_LOG, Limits, SandboxResult
-from verifier.sandbox.cgroup import CgroupStats, RunCgroup
+from verifier.sandbox.cgroup import CgroupStats, RunCgroup, owner_alive
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024
 EOF_GRACE_S = 5.0
+AREA_PREFIX = "verify-out-"
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,8 @@ def output_area(max_output_mb: int, *, owner_uid: int | None = None) -> Iterator
     fails with ENOSPC at once; elsewhere the caller relies on RLIMIT_FSIZE and
     the post-run size check. Side effects: mkdtemp, mount/umount, rmtree.
     """
-    base = Path(tempfile.mkdtemp(prefix="verify-out-"))
+    _sweep_stale_areas()
+    base = Path(tempfile.mkdtemp(prefix=f"{AREA_PREFIX}{os.getpid()}-"))
     area = base / "out"
     area.mkdir()
     mounted = False
@@ -351,6 +353,19 @@ def output_area(max_output_mb: int, *, owner_uid: int | None = None) -> Iterator
         if mounted:
             _umount(area)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _sweep_stale_areas() -> None:
+    """Unmount and remove output areas left by a verifier killed mid-run (SIGKILL skips finally).
+
+    Only areas whose creating process is gone (its pid is in the name).
+    """
+    tmp = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(tmp):
+            if entry.name.startswith(AREA_PREFIX) and not owner_alive(entry.name, AREA_PREFIX):
+                _umount(Path(entry.path) / "out")
+                shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def area_full(area: Path, mounted: bool, max_output_mb: int) -> bool:
