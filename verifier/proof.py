@@ -26,7 +26,8 @@ def check_proof(manifest: LoadedManifest, claim: Claim) -> tuple[Status, str]:
     if not source.is_file():
         return "inconclusive", f"proof file {claim.proof.file} does not exist"
     text = source.read_text(encoding="utf-8", errors="replace")
-    if not re.search(rf"\b(theorem|lemma)\s+{re.escape(claim.proof.theorem)}\b", text):
+    # not `\b` after the name: Lean names may end in ' ! ? (add_comm'), where \b finds no boundary
+    if not re.search(rf"\b(theorem|lemma)\s+{re.escape(claim.proof.theorem)}(?![\w'.!?])", text):
         return "refuted", f"Lean 4 proof: {claim.proof.file} declares no theorem {claim.proof.theorem}"
     if lean is None:
         return "inconclusive", f"Lean 4 is not installed (no `lean` on PATH): cannot type-check {claim.proof.file}"
