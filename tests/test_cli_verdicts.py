@@ -389,3 +389,30 @@ def test_comparative_claim_against_a_full_tier_arm_is_not_attempted(
                                 "run with --tier full\n")
     status, out, _ = run(capsys, root, "claim", "demo-paper/C1", "--backend", "process", "--tier", "full")
     assert (status, out) == (0, "Verified (Gate 2): unsealed empirical repro: computed 0.8 > 0.6 (other arm)\n")
+
+
+class TestProof:
+    def build(self, make_root: RootFactory, theorem: str) -> VerificationRoot:
+        proof = {"id": "P1", "statement": "Addition commutes.", "kind": "proof",
+                 "source": {"section": "A.1", "quote": "a + b = b + a"},
+                 "proof": {"file": "proofs/add.lean", "theorem": theorem}}
+        root = make_root(manifest_document(claims=[proof], repros=[]), seal=False)
+        (root.path / "proofs").mkdir()
+        (root.path / "proofs" / "add.lean").write_text("theorem add_comm' (a b : Nat) : a + b = b + a := Nat.add_comm a b\n")
+        seal_manifest(root, "demo-paper")
+        return root
+
+    @pytest.mark.skipif(shutil.which("lean") is not None, reason="Lean 4 is installed")
+    def test_without_lean_a_proof_claim_is_inconclusive(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+        root = self.build(make_root, "add_comm'")
+        status, out, _ = run(capsys, root, "claim", "demo-paper/P1")
+        assert (status, out) == (3, "Inconclusive (Gate 2): Lean 4 is not installed (no `lean` on PATH): "
+                                    "cannot type-check proofs/add.lean\n")
+
+    @pytest.mark.parametrize("theorem", ["mul_comm", "add_comm"])  # add_comm: only add_comm' is declared
+    def test_a_proof_file_without_the_theorem_is_refuted(
+        self, make_root: RootFactory, capsys: pytest.CaptureFixture[str], theorem: str
+    ) -> None:
+        root = self.build(make_root, theorem)
+        status, out, _ = run(capsys, root, "claim", "demo-paper/P1")
+        assert (status, out) == (1, f"Refuted (Gate 2): Lean 4 proof: proofs/add.lean declares no theorem {theorem}\n")
