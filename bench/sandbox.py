@@ -3,7 +3,9 @@
 Runs `python -m bench_bundle.main` (writes a tiny results.json) 20 times
 bare (a plain subprocess with the same environment) and 20 times through
 each backend that is available here, then prints per backend the median
-wall time, the median overhead over the bare run and the ratio to it.
+wall time, the median overhead over the bare run and the ratio to it, and
+the median extra CPU time (this process and its children: a figure that
+does not grow with the machine's load, unlike wall time).
 Goals: bwrap adds under 15 ms, the container backend under 1 s.
 
 Usage: python bench/sandbox.py [--runs N] [--backends bwrap,docker,process]
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,6 +38,12 @@ with open(os.path.join(os.environ["REPRO_OUT"], "results.json"), "w") as f:
 """
 
 
+def cpu_seconds(who: int) -> float:
+    """User + system CPU so far of this process (RUSAGE_SELF) or its reaped children."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def make_bundle(base: Path) -> Path:
     bundle = base / "bench_bundle"
     bundle.mkdir()
@@ -43,27 +52,32 @@ def make_bundle(base: Path) -> Path:
     return bundle
 
 
-def bare_runner(bundle: Path, base: Path) -> Callable[[int], None]:
+Runner = Callable[[int], "float | None"]
+
+
+def bare_runner(bundle: Path, base: Path) -> Runner:
     """A plain subprocess with the contract's environment: the baseline."""
     out = base / "bare-out"
     out.mkdir()
     env = {"PATH": os.environ.get("PATH", "/usr/bin"), "REPRO_OUT": str(out),
            "PYTHONPATH": str(bundle.parent), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
 
-    def run(_: int) -> None:
+    def run(_: int) -> float | None:
+        c0 = cpu_seconds(resource.RUSAGE_CHILDREN)
         subprocess.run([sys.executable, "-m", "bench_bundle.main"], env=env, cwd=bundle, check=True)
+        return cpu_seconds(resource.RUSAGE_CHILDREN) - c0
 
     return run
 
 
-def backend_runner(name: str, bundle: Path, base: Path) -> Callable[[int], None] | str:
+def backend_runner(name: str, bundle: Path, base: Path) -> Runner | str:
     """One `Sandbox.run` per call, or why the backend is unavailable."""
     backend = BACKEND_FOR_NAME[name]()
     why = backend.available()
     if why is not None:
         return why
 
-    def run(i: int) -> None:
+    def run(i: int) -> float | None:
         request = SandboxRequest(
             bundle=bundle, entrypoint=("python", "-m", "bench_bundle.main"), params={}, inputs=(),
             seed=0, limits=Limits(timeout_s=60), out_dir=base / f"{name}-{i}" / "out",
@@ -71,6 +85,7 @@ def backend_runner(name: str, bundle: Path, base: Path) -> Callable[[int], None]
         )
         result = backend.run(request)
         assert result.exit_code == 0, result.stderr_path.read_text()
+        return result.cpu_time_s  # the run's cgroup (or rusage), as the backend measured it
 
     return run
 
@@ -83,7 +98,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="verify-bench-") as tmp:
         base = Path(tmp)
         bundle = make_bundle(base)
-        runners: dict[str, Callable[[int], None]] = {"bare": bare_runner(bundle, base)}
+        runners: dict[str, Runner] = {"bare": bare_runner(bundle, base)}
         for name in args.backends.split(","):
             runner = backend_runner(name, bundle, base)
             if isinstance(runner, str):
@@ -91,21 +106,30 @@ def main() -> int:
             else:
                 runners[name] = runner
         times: dict[str, list[float]] = {name: [] for name in runners}
+        cpu: dict[str, list[float]] = {name: [] for name in runners}
         # Interleave the backends round by round, so that drift in the
         # machine's load affects them all alike.
         for i in range(args.runs + 1):
             for name, runner in runners.items():
-                t0 = time.perf_counter()
-                runner(i)
+                c0, t0 = cpu_seconds(resource.RUSAGE_SELF), time.perf_counter()
+                run_cpu = runner(i)
                 if i > 0:  # round 0 warms caches (fingerprint, image lookup, page cache)
                     times[name].append(time.perf_counter() - t0)
+                    # our own supervision work plus the run's
+                    own = cpu_seconds(resource.RUSAGE_SELF) - c0 if name != "bare" else 0.0
+                    cpu[name].append(own + (run_cpu or 0.0))
         bare = statistics.median(times["bare"])
+        bare_cpu = statistics.median(cpu["bare"])
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"{args.runs} runs each, interleaved; load average {load} on {os.cpu_count()} CPUs")
-        print(f"{'backend':<10} {'median':>10} {'overhead':>10} {'ratio':>7}")
+        print(f"{'backend':<10} {'median':>10} {'overhead':>10} {'ratio':>7} {'cpu overhead':>13}")
         for name, values in times.items():
             med = statistics.median(values)
-            print(f"{name:<10} {med * 1000:>8.1f}ms {(med - bare) * 1000:>+8.1f}ms {med / bare:>6.2f}x")
+            # CPU time of the run (its cgroup) plus our supervision: it does not
+            # grow with the machine's load, but misses the container engine's own work.
+            extra_cpu = "n/a" if name == "docker" else f"{(statistics.median(cpu[name]) - bare_cpu) * 1000:+.1f}ms"
+            print(f"{name:<10} {med * 1000:>8.1f}ms {(med - bare) * 1000:>+8.1f}ms {med / bare:>6.2f}x"
+                  f" {extra_cpu:>13}")
     return 0
 
 
