@@ -163,6 +163,12 @@ def history(app: AppContext, claim_id: str, as_json: bool, limit: int) -> None:
     from verifier.history import claim_history
 
     report = claim_history(app.home, claim_id, limit=limit)
+    if not report["verdicts"]:  # no history: a typo must be exit 2, not "never passed"
+        from verifier.manifests import load_manifest
+        from verifier.root import VerificationRoot
+
+        paper, local = split_claim_id(claim_id)
+        load_manifest(VerificationRoot.at(app.root), paper, check_seals=False).claim(local)
     if as_json:
         emit_json(report)
         return
