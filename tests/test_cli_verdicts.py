@@ -365,6 +365,12 @@ class TestHistory:
         status, out, _ = run(capsys, root, "history", "demo-paper/C1")
         assert (status, out) == (0, "last passed: never\n")
 
+    def test_history_of_an_unknown_claim_is_bad_input(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+        root = make_root()
+        status, out, err = run(capsys, root, "history", "demo-paper/C9")
+        assert (status, out) == (2, "")
+        assert err == f"verify: error: {root.path}/manifests/demo-paper/manifest.yaml: unknown claim demo-paper/C9\n"
+
 
 def test_list_shows_last_status(make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
     root = make_root()
