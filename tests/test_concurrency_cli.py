@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import RootFactory, manifest_document
 
+from tests.conftest import RootFactory, manifest_document
 from verifier.ledger import Ledger
 from verifier.manifests import seal_manifest
 from verifier.root import VerificationRoot
@@ -69,6 +70,8 @@ def test_two_ci_processes_at_once(make_root: RootFactory) -> None:
     assert json.loads(out)["runs"] == {"executed": 0, "cached": 4}
 
 
+@pytest.mark.bwrap
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 def test_sigkill_mid_run_loses_no_finished_run(make_root: RootFactory) -> None:
     slow = manifest_document("slow-paper")
     slow["repros"][0]["entrypoint"] = ["python", "-m", "bundle.slow"]
