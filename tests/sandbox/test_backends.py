@@ -112,6 +112,13 @@ class TestBwrapArgv:
         assert all(any(s.startswith(p) for p in python_prefixes()) for s in under_home)
         assert "/" not in sources
 
+    def test_prefix_holding_the_home_is_refused(
+        self, make_request: MakeRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(Path, "home", classmethod(lambda cls: Path(sys.base_prefix) / "home"))
+        with pytest.raises(SandboxError, match="contains the caller's home"):
+            bwrap_argv(make_request("pass"), tmp_path, tmp_path / "area")
+
     @pytest.mark.parametrize("rel", ["/etc/passwd", "../x", "a/../../x", ""])
     def test_input_paths_that_escape_are_refused(self, rel: str) -> None:
         with pytest.raises(SandboxError, match="must be relative"):

@@ -69,8 +69,8 @@ SANDBOX_UID = 65534  # "nobody": the repro's uid when we are root (see drop_priv
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # The few /etc entries software needs: the dynamic linker's cache, time zone,
 # TLS roots, Debian's alternatives links. passwd/group are generated. Never a
-# whole directory that may hold secrets (/etc/ssl/private): the repro runs as
-# uid 0, and an owner's read bit needs no capability.
+# whole directory that may hold secrets (/etc/ssl/private): without the uid
+# drop the repro is uid 0, and an owner's read bit needs no capability.
 ETC_ENTRIES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "ssl/certs", "ssl/openssl.cnf",
     "alternatives", "nsswitch.conf", "mime.types",
@@ -120,7 +120,14 @@ def _system_args() -> list[str]:
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
+    home = os.path.realpath(Path.home())
     for prefix in python_prefixes():
+        if home == prefix or home.startswith(prefix.rstrip("/") + "/"):
+            # Binding this prefix would show the whole home (and more) inside.
+            raise SandboxError(
+                f"the interpreter's prefix {prefix} contains the caller's home {home}; "
+                "install Python elsewhere or use --backend docker"
+            )
         args += [*_parents(prefix), "--ro-bind", prefix, prefix]
     return [*args, "--ro-bind", str(sandbox_etc()), "/etc"]
 
