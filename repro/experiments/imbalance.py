@@ -38,7 +38,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -318,13 +318,20 @@ def slug(objective: str) -> str:
 def derive(results: dict[str, Any], tier: Tier) -> dict[str, Any]:
     cells = results["cells"]
     hi_r = max(tier.ratios)
-    summary: dict[str, Any] = {"ratio": hi_r, "low_resource_acc": {}, "high_resource_acc": {}, "low_resource_acc_balanced": {}}
+    summary: dict[str, Any] = {
+        "ratio": hi_r,
+        "low_resource_acc": {},
+        "high_resource_acc": {},
+        "low_resource_acc_balanced": {},
+        "high_resource_acc_balanced": {},
+    }
     trend: dict[str, Any] = {"share": [r6(1 / r) for r in tier.ratios], "low_share_acc": {}, "high_acc": {}, "word_aer": {}}
     for o in tier.objectives:
         s = slug(o)
         summary["low_resource_acc"][s] = cells[cell_key(o, hi_r, 1.0)]["low_acc"]
         summary["high_resource_acc"][s] = cells[cell_key(o, hi_r, 1.0)]["high_acc"]
         summary["low_resource_acc_balanced"][s] = cells[cell_key(o, min(tier.ratios), 1.0)]["low_acc"]
+        summary["high_resource_acc_balanced"][s] = cells[cell_key(o, min(tier.ratios), 1.0)]["high_acc"]
         trend["low_share_acc"][s] = [cells[cell_key(o, r, 1.0)]["low_acc"] for r in tier.ratios]
         trend["high_acc"][s] = [cells[cell_key(o, r, 1.0)]["high_acc"] for r in tier.ratios]
         if "word" in cells[cell_key(o, hi_r, 1.0)]:

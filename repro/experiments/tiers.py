@@ -26,7 +26,7 @@ class Tier:
     # objectives: pre-training alone, or pre-training then contrastive on en-x1
     objectives: tuple[str, ...] = ("mlm", "tlm", "weam", "contrastive", "weam+contrastive")
     alphas: tuple[float, ...] = (1.0, 0.7, 0.3)  # language-sampling exponent
-    alpha_objectives: tuple[str, ...] = ("contrastive", "weam+contrastive")
+    alpha_objectives: tuple[str, ...] = ("contrastive",)
     alpha_ratio: int = 100
     # model and optimisation
     hidden: int = 64
@@ -35,8 +35,8 @@ class Tier:
     intermediate: int = 256
     tokenizer_vocab: int = 600
     max_len: int = 64
-    pretrain_steps: int = 150
-    contrastive_steps: int = 100
+    pretrain_steps: int = 100
+    contrastive_steps: int = 60
     batch_size: int = 32
     lr: float = 2e-3
     contrastive_lr: float = 1e-3
@@ -79,6 +79,7 @@ FULL = Tier(
     real=True,
     real_ratio=10,
     real_tokenizer_vocab=4000,
+    alpha_objectives=("contrastive", "weam+contrastive"),
     device="auto",
 )
 

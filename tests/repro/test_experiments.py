@@ -54,8 +54,8 @@ def test_smoke_standin_writes_the_pointers_claims_read(tmp_path: Path) -> None:
     assert len(res["trend"]["low_share_acc"]["contrastive"]) == 3
     assert len(res["alpha"]["contrastive"]["low_acc"]) == 3
     assert len(res["alignment"]["aer_vs_size"]) == 3
-    cell = res["cells"]["weam+contrastive/r4/a0.3"]
-    assert cell["pretrain"] == "weam" and 0.0 <= cell["low_acc"] <= 1.0
+    cell = res["cells"]["contrastive/r4/a0.3"]
+    assert cell["pretrain"] == "mlm" and 0.0 <= cell["low_acc"] <= 1.0
     assert set(cell["retrieval"]) == {"x1", "x2", "x3"}
     assert "word" in res["cells"]["mlm/r1/a1.0"]
 

@@ -11,7 +11,7 @@ from transformers import BertConfig, BertForMaskedLM
 from repro.experiments import mbert_continued as mc
 from repro.weam.data.formats import XnliExample, write_xnli_tsv
 
-WORDS = "the cat dog sat on a mat die katze hund sass auf einer matte le chat chien".split()
+WORDS = ["the", "cat", "dog", "sat", "on", "a", "mat", "die", "katze", "hund", "sass", "auf", "einer", "matte", "le", "chat", "chien"]
 
 
 def _hf_bert(tmp: Path) -> Path:
