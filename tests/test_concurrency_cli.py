@@ -44,7 +44,11 @@ def check_ledger(home: Path) -> list[Any]:
 
 
 def papers(n: int) -> list[dict[str, Any]]:
-    return [manifest_document(f"paper-{i}") for i in range(n)]
+    """n papers whose repros differ (a param each), so each is its own run key."""
+    documents = [manifest_document(f"paper-{i}") for i in range(n)]
+    for i, document in enumerate(documents):
+        document["repros"][0]["params"]["paper"] = i
+    return documents
 
 
 def test_two_ci_processes_at_once(make_root: RootFactory) -> None:

@@ -30,7 +30,7 @@ from verifier.intake import IntakeResult, validate_papers
 from verifier.ledger import Ledger
 from verifier.models import Claim, Verdict
 from verifier.quality import Quality, assess
-from verifier.runs import ObtainedRun, RunPlan, Runner
+from verifier.runs import ObtainedRun, Runner, RunPlan
 
 
 class Observer(Protocol):
@@ -192,25 +192,23 @@ def _obtain(options: Options, ledger: Ledger, plans: list[RunPlan], observer: Ob
     sandbox = select_backend(options.backend, image=next((p.repro.image for p in plans if p.repro.image), None))
     runner = Runner(ledger=ledger, sandbox=sandbox, use_cache=options.use_cache)
     keys = {(p.paper, p.repro.id, p.seed): runner.key(p) for p in plans}
-    found = runner.cached(list(keys.values()))
-    runs: dict[tuple[str, str, int], ObtainedRun] = {}
-    todo = []
+    found = runner.cached(list(set(keys.values())))
+    # One execution per distinct run key: papers that share a repro share its run.
+    todo: dict[str, RunPlan] = {}
     for plan in plans:
-        ident = (plan.paper, plan.repro.id, plan.seed)
-        if keys[ident] in found:
-            runs[ident] = found[keys[ident]]
-        else:
-            todo.append(plan)
-    observer.runs_planned(len(plans), len(plans) - len(todo))
+        key = keys[(plan.paper, plan.repro.id, plan.seed)]
+        if key not in found:
+            todo.setdefault(key, plan)
+    observer.runs_planned(len(set(keys.values())), len(set(keys.values())) - len(todo))
 
-    def execute(plan: RunPlan) -> tuple[tuple[str, str, int], ObtainedRun]:
-        ident = (plan.paper, plan.repro.id, plan.seed)
+    def execute(item: tuple[str, RunPlan]) -> tuple[str, ObtainedRun]:
+        key, plan = item
         observer.run_started(plan)
-        result = runner.execute(plan, keys[ident])
+        result = runner.execute(plan, key)
         observer.run_finished(plan, result)
-        return ident, result
+        return key, result
 
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        for ident, result in pool.map(execute, todo):
-            runs[ident] = result
-    return _Obtained(runs, sandbox.name, sandbox.sealed), len(todo), len(plans) - len(todo)
+        found.update(pool.map(execute, todo.items()))
+    runs = {ident: found[key] for ident, key in keys.items()}
+    return _Obtained(runs, sandbox.name, sandbox.sealed), len(todo), len(set(keys.values())) - len(todo)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from verifier.ledger import Ledger
+from verifier.ledger import Ledger, diff_runs
 from verifier.manifests import split_claim_id
 
 
@@ -25,7 +25,7 @@ def claim_history(home: Path, claim_id: str, *, limit: int = 20) -> dict[str, An
             then = ledger.get_run(then_id)
             now = ledger.get_run(now_id)
             if then is not None and now is not None:
-                changes = _differences(then.model_dump(), now.model_dump())
+                changes = diff_runs(then, now)
         if passed is not None and verdicts and verdicts[0].check != passed.check:
             changes.append(f"check: {passed.check} -> {verdicts[0].check}")
     return {
@@ -34,15 +34,3 @@ def claim_history(home: Path, claim_id: str, *, limit: int = 20) -> dict[str, An
         "last_passed": passed.evaluated if passed else None,
         "changed_since_pass": changes,
     }
-
-
-def _differences(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    out = []
-    for field in ("seal", "params_digest", "inputs", "entrypoint", "backend"):
-        if then.get(field) != now.get(field):
-            out.append(f"{field}: {then.get(field)} -> {now.get(field)}")
-    env_then, env_now = then.get("environment", {}), now.get("environment", {})
-    for key in sorted(set(env_then) | set(env_now)):
-        if env_then.get(key) != env_now.get(key):
-            out.append(f"environment.{key}: {env_then.get(key)} -> {env_now.get(key)}")
-    return out

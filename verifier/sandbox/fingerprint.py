@@ -31,7 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2
 
 
 def cache_dir() -> Path:
@@ -43,10 +43,21 @@ def cache_dir() -> Path:
     return Path(base) / "verify"
 
 
+def interpreter_paths() -> list[str]:
+    """The `sys.path` entries inside the interpreter's prefixes: what a sandboxed repro imports from.
+
+    The caller's working directory and script directory (`sys.path[0]`) are
+    left out: a repro never sees them, and counting them would make the
+    fingerprint, and so every run key, depend on where `verify` was started.
+    """
+    prefixes = tuple({os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+    return [entry for entry in sys.path if entry and os.path.realpath(entry).startswith(prefixes)]
+
+
 def _cache_key() -> str:
     """Digest of what invalidates the cached host facts."""
     parts = [str(FINGERPRINT_VERSION), sys.executable, sys.version]
-    for entry in sys.path:
+    for entry in interpreter_paths():
         with contextlib.suppress(OSError):
             parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
     with contextlib.suppress(OSError):
@@ -57,7 +68,7 @@ def _cache_key() -> str:
 def packages_digest() -> tuple[str, int]:
     """sha256 of the sorted `name==version` lines of the installed distributions."""
     lines = sorted(
-        {f"{(d.metadata['Name'] or '?').lower()}=={d.version}" for d in metadata.distributions()}
+        {f"{(d.metadata['Name'] or '?').lower()}=={d.version}" for d in metadata.distributions(path=interpreter_paths())}
     )
     return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest(), len(lines)
 
