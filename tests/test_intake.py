@@ -177,3 +177,18 @@ def test_root_from_environment(make_root: RootFactory, capsys: pytest.CaptureFix
     monkeypatch.setenv("VERIFY_ROOT", str(root.path))
     monkeypatch.chdir(os.sep)
     assert run_cli(capsys, "validate", "--json")[0] == 0
+
+
+def test_proof_file_is_pinned_by_its_digest(make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    document = manifest_document()
+    document["claims"].append({"id": "P1", "statement": "2 + 2 = 4", "kind": "proof",
+                               "source": {"section": "A"}, "proof": {"file": "proofs/t.lean", "theorem": "two_two"}})
+    root = make_root(document, seal=False)
+    (root.path / "proofs").mkdir()
+    (root.path / "proofs" / "t.lean").write_text("theorem two_two : 2 + 2 = 4 := rfl\n")
+    assert run_cli(capsys, "--root", str(root.path), "seal", "demo-paper")[0] == 0
+    assert run_cli(capsys, "--root", str(root.path), "validate")[0] == 0
+    (root.path / "proofs" / "t.lean").write_text("theorem two_two : 2 + 2 = 5 := sorry\n")
+    status, _, err = run_cli(capsys, "--root", str(root.path), "validate")
+    assert status == 2
+    assert f"{FILE}: claims[1].proof.sha256: digest mismatch: 'proofs/t.lean' now digests to " in err

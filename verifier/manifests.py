@@ -93,6 +93,7 @@ def load_manifest(
     # (6): seals and input digests
     if check_seals:
         verify_seals(model, bundles, inputs, shown=shown, cache=cache)
+        _verify_proof_digests(root, model, shown)
     return LoadedManifest(path=path, digest=sha256_bytes(raw), model=model, bundles=bundles, inputs=inputs)
 
 
@@ -259,10 +260,27 @@ def _resolve_paths(
             inputs[repro.id][item.path] = resolved
     for i, claim in enumerate(model.claims):
         if claim.proof is not None:
-            root.resolve_inside(claim.proof.file, file=Path(shown), field=f"claims[{i}].proof.file")
+            proof = root.resolve_inside(claim.proof.file, file=Path(shown), field=f"claims[{i}].proof.file")
+            if not proof.is_file():
+                raise IntakeError(f"proof file {claim.proof.file!r} is not a file", file=shown, field=f"claims[{i}].proof.file")
     if model.source.report is not None:
         root.resolve_inside(model.source.report, file=Path(shown), field="source.report")
     return bundles, inputs
+
+
+def _verify_proof_digests(root: VerificationRoot, model: PaperManifest, shown: str) -> None:
+    """A proof file is pinned like an input: its digest must match."""
+    from verifier.seal import sha256_file
+
+    for i, claim in enumerate(model.claims):
+        if claim.proof is None:
+            continue
+        field_name = f"claims[{i}].proof.sha256"
+        if claim.proof.sha256 is None:
+            raise IntakeError(f"no digest: run `verify seal {model.id}`", file=shown, field=field_name)
+        actual = sha256_file(root.path / claim.proof.file)
+        if actual != claim.proof.sha256:
+            raise IntakeError(f"digest mismatch: {claim.proof.file!r} now digests to {actual}", file=shown, field=field_name)
 
 
 def verify_seals(
@@ -329,19 +347,32 @@ def seal_manifest(root: VerificationRoot, paper_id: str, *, cache: StatCache | N
             digests[(repro.id, item.path)] = digest
             if digest != item.sha256:
                 changes.append((f"repros[{i}].inputs[{j}].sha256", digest))
+    proofs: dict[str, str] = {}
+    for i, claim in enumerate(loaded.model.claims):
+        if claim.proof is not None:
+            proofs[claim.id] = sha256_file(root.path / claim.proof.file)
+            if proofs[claim.id] != claim.proof.sha256:
+                changes.append((f"claims[{i}].proof.sha256", proofs[claim.id]))
     if changes:
-        _rewrite_round_trip(loaded.path, seals, digests)
+        _rewrite_round_trip(loaded.path, seals, digests, proofs)
     return changes
 
 
-def _apply_seals(document: Any, seals: dict[str, str], digests: dict[tuple[str, str], str]) -> None:
+def _apply_seals(
+    document: Any, seals: dict[str, str], digests: dict[tuple[str, str], str], proofs: dict[str, str]
+) -> None:
+    for claim in document.get("claims") or []:
+        if claim.get("proof") is not None and claim.get("id") in proofs:
+            claim["proof"]["sha256"] = proofs[claim["id"]]
     for repro in document.get("repros") or []:
         repro["seal"] = seals[repro["id"]]
         for item in repro.get("inputs") or []:
             item["sha256"] = digests[(repro["id"], item["path"])]
 
 
-def _rewrite_round_trip(path: Path, seals: dict[str, str], digests: dict[tuple[str, str], str]) -> None:
+def _rewrite_round_trip(
+    path: Path, seals: dict[str, str], digests: dict[tuple[str, str], str], proofs: dict[str, str]
+) -> None:
     import io
     import os
     import tempfile
@@ -354,7 +385,7 @@ def _rewrite_round_trip(path: Path, seals: dict[str, str], digests: dict[tuple[s
     if text.lstrip().startswith("{"):
         # A JSON manifest stays JSON (it has no comments to keep); key order is kept.
         document = json.loads(text)
-        _apply_seals(document, seals, digests)
+        _apply_seals(document, seals, digests, proofs)
         buffer.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
         _, indent, block_seq_indent = load_yaml_guess_indent(text)
@@ -364,7 +395,7 @@ def _rewrite_round_trip(path: Path, seals: dict[str, str], digests: dict[tuple[s
         # Keep the author's indentation of block sequences ("  - id:" vs "- id:").
         yaml.indent(mapping=indent, sequence=indent, offset=block_seq_indent)
         document = yaml.load(text)
-        _apply_seals(document, seals, digests)
+        _apply_seals(document, seals, digests, proofs)
         yaml.dump(document, buffer)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
     try:

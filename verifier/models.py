@@ -161,6 +161,7 @@ class ProofTarget(Document):
 
     file: StrictStr = Field(min_length=1, description="Path of the .lean file, relative to the root.")
     theorem: StrictStr = Field(min_length=1, description="Name of the theorem that must type-check.")
+    sha256: StrictStr | None = Field(default=None, pattern=HEX_PATTERN, description="Hex SHA-256 of the file, written by `verify seal`.")
 
 
 ClaimKind = Literal["formula", "empirical", "proof", "descriptive"]
