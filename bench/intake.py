@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from verifier.intake import validate_papers  # noqa: E402
-from verifier.seal import tree_digest, sha256_file  # noqa: E402
+from verifier.intake import validate_papers
+from verifier.seal import sha256_file, tree_digest
 
 
 def generate(root: Path, papers: int, claims: int) -> list[Path]:

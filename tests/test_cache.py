@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import RootFactory, manifest_document
 
+from tests.conftest import RootFactory, manifest_document
 from verifier.cli import main
 from verifier.executor import Options, verify_claims
 from verifier.ledger import Ledger

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import RootFactory, manifest_document
 
+from tests.conftest import RootFactory, manifest_document
 from verifier.cli import main
 from verifier.manifests import seal_manifest
 from verifier.root import VerificationRoot

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import RootFactory, manifest_document
 
 import verifier
+from tests.conftest import RootFactory, manifest_document
 from verifier.executor import Options, verify_claims
 from verifier.models import PaperManifest, Verdict
 from verifier.quality import assess, load_policy, verification_level

@@ -21,7 +21,7 @@ SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 @pytest.mark.parametrize("contract", sorted(MODEL_FOR_CONTRACT))
 def test_committed_schema_matches_the_models(contract: str) -> None:
     committed = (SCHEMAS / f"{contract}.schema.json").read_text(encoding="utf-8")
-    assert committed == render(contract), f"schemas/ drifted: run `verify schemas --write schemas`"
+    assert committed == render(contract), "schemas/ drifted: run `verify schemas --write schemas`"
 
 
 @pytest.mark.parametrize("contract", sorted(MODEL_FOR_CONTRACT))

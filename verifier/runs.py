@@ -39,7 +39,14 @@ from verifier.errors import IntakeError
 from verifier.ledger import Ledger
 from verifier.manifests import LoadedManifest
 from verifier.models import OutputFile, Repro, RunRecord
-from verifier.sandbox import Limits, RunOutcome, Sandbox, SandboxRequest, SandboxResult, judge_outcome
+from verifier.sandbox import (
+    Limits,
+    RunOutcome,
+    Sandbox,
+    SandboxRequest,
+    SandboxResult,
+    judge_outcome,
+)
 from verifier.seal import sha256_file, tree_digest
 
 

@@ -48,8 +48,8 @@ def _finish(session: Session, *, strict: bool) -> None:
 def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, tier: str, strict: bool) -> None:
     """Run Gates 0-2 for one claim (PAPER_ID/CLAIM_ID) and print its verdict."""
     paper, local = split_claim_id(claim_id)
-    from verifier.root import VerificationRoot
     from verifier.manifests import load_manifest
+    from verifier.root import VerificationRoot
 
     load_manifest(VerificationRoot.at(app.root), paper, check_seals=False).claim(local)  # unknown claim: exit 2
     session = verify_claims(_options(app, backend, no_cache, 1, tier, strict), [paper],
