@@ -58,4 +58,5 @@ def test_pretrain_continues_from_a_bert_dir(bert_dir: Path) -> None:
             corpus, objective, init_dir=bert_dir, max_len=16,
             train_cfg=TrainConfig(steps=3, batch_size=4, log_every=0),
         )  # fmt: skip
-        assert len(run.result.losses) == 3 and all(x > 0 for x in run.result.losses)
+        # A batch may draw no masked token (loss 0 by design); some must be positive.
+        assert len(run.result.losses) == 3 and max(run.result.losses) > 0
