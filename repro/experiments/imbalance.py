@@ -53,6 +53,14 @@ PRETRAIN_OF = {
     "weam+contrastive": "weam",
 }
 CONTRASTIVE = frozenset({"contrastive", "weam+contrastive"})
+# (a, b) pairs whose per-seed difference a - b results.json reports under /gaps
+GAP_PAIRS = (
+    ("weam+contrastive", "contrastive"),
+    ("weam", "mlm"),
+    ("weam", "tlm"),
+    ("tlm", "mlm"),
+    ("contrastive", "mlm"),
+)
 
 
 def log(msg: str) -> None:
@@ -350,7 +358,19 @@ def derive(results: dict[str, Any], tier: Tier) -> dict[str, Any]:
             "low_gain": r6(low[-1] - low[0]),  # smallest alpha against alpha = 1
             "high_cost": r6(high[0] - high[-1]),
         }
-    out = {"summary": summary, "trend": trend, "alpha": alpha}
+    # paired contrasts: both arms from the same seed (same world, same initial weights),
+    # so the seed-to-seed spread that both share cancels
+    gaps: dict[str, float] = {}
+    for a, b in GAP_PAIRS:
+        if a in tier.objectives and b in tier.objectives:
+            for r in tier.ratios:
+                for m in ("low", "high"):
+                    va, vb = cells[cell_key(a, r, 1.0)][f"{m}_acc"], cells[cell_key(b, r, 1.0)][f"{m}_acc"]
+                    gaps[f"{slug(a)}_vs_{slug(b)}_{m}_r{r}"] = r6(va - vb)
+    for o in tier.objectives:
+        lo, hi = cells[cell_key(o, min(tier.ratios), 1.0)]["low_acc"], cells[cell_key(o, hi_r, 1.0)]["low_acc"]
+        gaps[f"{slug(o)}_low_balanced_vs_r{hi_r}"] = r6(lo - hi)
+    out = {"summary": summary, "trend": trend, "alpha": alpha, "gaps": gaps}
     if "real" in results:
         real = results["real"]
         out["real_summary"] = {slug(o): {"low_acc": real[o]["low_acc"], "high_acc": real[o]["high_acc"]} for o in ("contrastive", "weam+contrastive")}

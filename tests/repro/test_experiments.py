@@ -58,6 +58,9 @@ def test_smoke_standin_writes_the_pointers_claims_read(tmp_path: Path) -> None:
     assert cell["pretrain"] == "mlm" and 0.0 <= cell["low_acc"] <= 1.0
     assert set(cell["retrieval"]) == {"x1", "x2", "x3"}
     assert "word" in res["cells"]["mlm/r1/a1.0"]
+    gap = res["gaps"]["weam_contrastive_vs_contrastive_low_r4"]
+    assert gap == round(res["cells"]["weam+contrastive/r4/a1.0"]["low_acc"] - res["cells"]["contrastive/r4/a1.0"]["low_acc"], 6)
+    assert "contrastive_low_balanced_vs_r4" in res["gaps"]
 
 
 def test_same_seed_same_bytes_other_seed_other_numbers(tmp_path: Path) -> None:
