@@ -175,7 +175,6 @@ def _resolved(d: dict[str, Any]) -> str:
 def markdown(agg: dict[str, Any], runs: list[dict[str, Any]]) -> str:
     cfg = agg["config"]
     ratios, hi_r, ar = cfg["ratios"], max(cfg["ratios"]), cfg["alpha_ratio"]
-    n = len(runs)
     lines = [
         f"# Imbalance study: {agg['tier']} tier, seeds {agg['seeds']}",
         "",
