@@ -60,7 +60,10 @@ _verify_start_podman() {
   _verify_socket_answers && return 0
   _verify_log "starting podman system service on unix://$VERIFY_PODMAN_SOCK"
   rm -f "$VERIFY_PODMAN_SOCK"
-  nohup podman system service --time=0 "unix://$VERIFY_PODMAN_SOCK" >/tmp/podman-service.log 2>&1 &
+  # From /: conmon drops an `oom` marker file in the service's working directory when a
+  # container is OOM-killed (the adversarial memory-hog test does that), and it must not
+  # land in the checkout.
+  (cd / && exec nohup podman system service --time=0 "unix://$VERIFY_PODMAN_SOCK" >/tmp/podman-service.log 2>&1) &
   echo $! > /tmp/podman-service.pid
   local i
   for i in $(seq 1 60); do
