@@ -52,22 +52,28 @@ def test_valid_manifest_with_one_random_field(tmp_path: Path, key: str, value: A
     load(tmp_path, json.dumps(document).encode())
 
 
-@settings(max_examples=200, deadline=None)
-@given(key=st.sampled_from(["claims", "repros", "source", "id", "review", "provenance", "title"]), value=json_like,
-       claim_key=st.sampled_from(["id", "kind", "check", "evidence", "reported", "source", "statement"]))
-def test_model_acceptance_implies_schema_acceptance(key: str, value: Any, claim_key: str) -> None:
+scalars = st.one_of(st.text(min_size=0, max_size=8), st.integers(), st.floats(), st.none(), st.booleans())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    key=st.sampled_from(["id", "title", "publisher", "note", "verification_level"]),
+    claim_key=st.sampled_from(["id", "kind", "statement", "note", "reported", "check", "source"]),
+    top_value=scalars,
+    claim_value=scalars | json_like,
+)
+def test_model_acceptance_implies_schema_acceptance(key: str, claim_key: str, top_value: Any, claim_value: Any) -> None:
     """The fast path (model first) is sound only if the schema accepts all the model accepts."""
     from pydantic import ValidationError
 
     from verifier.models import MANIFEST_CONTRACT, PaperManifest
     from verifier.schemas import first_error
 
-    for document in (manifest_document("fuzz-paper"), manifest_document("fuzz-paper")):
-        if document is not None:
-            document[key] = value
-    mutated = manifest_document("fuzz-paper")
-    mutated["claims"][0][claim_key] = value
-    for candidate in (document, mutated):
+    top = manifest_document("fuzz-paper")
+    top[key] = top_value
+    nested = manifest_document("fuzz-paper")
+    nested["claims"][0][claim_key] = claim_value
+    for candidate in (top, nested):
         try:
             PaperManifest.model_validate(candidate)
         except ValidationError:
