@@ -140,7 +140,7 @@ class TestClaimLine:
         root = make_root()
         status, out, err = run(capsys, root, "claim", "demo-paper/C9", "--backend", "process")
         assert (status, out) == (2, "")
-        assert err == f"verify: error: {root.path}/manifests/demo-paper/manifest.yaml: unknown claim demo-paper/C9\n"
+        assert err == "verify: error: manifests/demo-paper/manifest.yaml: unknown claim demo-paper/C9\n"
         assert not (root.path / ".verify" / "runs").exists() or not Ledger.open(root.path / ".verify").runs_for()
 
 
@@ -369,7 +369,7 @@ class TestHistory:
         root = make_root()
         status, out, err = run(capsys, root, "history", "demo-paper/C9")
         assert (status, out) == (2, "")
-        assert err == f"verify: error: {root.path}/manifests/demo-paper/manifest.yaml: unknown claim demo-paper/C9\n"
+        assert err == "verify: error: manifests/demo-paper/manifest.yaml: unknown claim demo-paper/C9\n"
 
 
 def test_list_shows_last_status(make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:

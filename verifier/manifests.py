@@ -44,18 +44,23 @@ class LoadedManifest:
     bundles: dict[str, Path] = field(default_factory=dict)
     inputs: dict[str, dict[str, Path]] = field(default_factory=dict)
 
+    @property
+    def shown(self) -> str:
+        """The manifest's path relative to the root, as error messages name it."""
+        return self.path.relative_to(self.path.parents[2]).as_posix()
+
     def claim(self, claim_id: str) -> Claim:
         """Raises `IntakeError` for an unknown claim id."""
         for claim in self.model.claims:
             if claim.id == claim_id:
                 return claim
-        raise IntakeError(f"unknown claim {self.model.id}/{claim_id}", file=self.path)
+        raise IntakeError(f"unknown claim {self.model.id}/{claim_id}", file=self.shown)
 
     def repro(self, repro_id: str) -> Repro:
         for repro in self.model.repros:
             if repro.id == repro_id:
                 return repro
-        raise IntakeError(f"unknown repro {repro_id!r}", file=self.path)
+        raise IntakeError(f"unknown repro {repro_id!r}", file=self.shown)
 
 
 def split_claim_id(global_id: str) -> tuple[str, str]:

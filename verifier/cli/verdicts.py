@@ -10,6 +10,7 @@ import click
 
 from verifier.cli.common import AppContext, backend_option, emit_json, json_option, no_cache_option
 from verifier.cli.progress import observer_for
+from verifier.errors import IntakeError
 from verifier.executor import Options, Session, verify_claims
 from verifier.gates import line
 from verifier.manifests import split_claim_id
@@ -48,13 +49,11 @@ def _finish(session: Session, *, strict: bool) -> None:
 def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, tier: str, strict: bool) -> None:
     """Run Gates 0-2 for one claim (PAPER_ID/CLAIM_ID) and print its verdict."""
     paper, local = split_claim_id(claim_id)
-    from verifier.manifests import load_manifest
-    from verifier.root import VerificationRoot
-
-    load_manifest(VerificationRoot.at(app.root), paper, check_seals=False).claim(local)  # unknown claim: exit 2
     session = verify_claims(_options(app, backend, no_cache, 1, tier, strict), [paper],
                             select=lambda _, c: c.id == local, observer=observer_for(sys.stderr))
     outcome = session.papers[0]
+    if outcome.intake.ok and not outcome.verdicts:  # the manifest is valid but has no such claim
+        raise IntakeError(f"unknown claim {paper}/{local}", file=f"manifests/{paper}/manifest.yaml")
     if not outcome.intake.ok:
         click.echo(f"verify: error: {outcome.intake.error}", err=True)
     elif as_json:
