@@ -152,8 +152,6 @@ def verify_claims(
                     plans.setdefault((plan.paper, plan.repro.id, plan.seed), plan)
         # (3): obtain the runs
         obtained, executed, cached = _obtain(options, ledger, list(plans.values()), observer)
-        backend = obtained.backend if obtained else None
-        sealed = obtained.sealed if obtained else False
         # (4): judge and record
         for o in outcomes:
             manifest = o.intake.manifest
@@ -162,7 +160,7 @@ def verify_claims(
             runs: dict[RunKey, ObtainedRun] = {
                 (repro, seed): run for (paper, repro, seed), run in obtained.runs.items() if paper == o.paper
             }
-            judge = ClaimJudge(manifest, tier=options.tier, backend=backend, sealed=sealed)
+            judge = ClaimJudge(manifest, tier=options.tier, backend=obtained.backend)
             o.verdicts = [judge.judge(claim, runs) for claim in chosen[o.paper]]
             # (5): the paper
             by_id = {v.claim.split("/", 1)[1]: v for v in o.verdicts}
@@ -178,15 +176,11 @@ def verify_claims(
 class _Obtained:
     runs: dict[tuple[str, str, int], ObtainedRun]
     backend: str | None
-    sealed: bool
-
-    def __bool__(self) -> bool:
-        return self.backend is not None
 
 
 def _obtain(options: Options, ledger: Ledger, plans: list[RunPlan], observer: Observer) -> tuple[_Obtained, int, int]:
     if not plans:
-        return _Obtained({}, None, False), 0, 0
+        return _Obtained({}, None), 0, 0
     from verifier.sandbox import select_backend
 
     sandbox = select_backend(options.backend, image=next((p.repro.image for p in plans if p.repro.image), None))
@@ -211,4 +205,4 @@ def _obtain(options: Options, ledger: Ledger, plans: list[RunPlan], observer: Ob
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         found.update(pool.map(execute, todo.items()))
     runs = {ident: found[key] for ident, key in keys.items()}
-    return _Obtained(runs, sandbox.name, sandbox.sealed), len(todo), len(set(keys.values())) - len(todo)
+    return _Obtained(runs, sandbox.name), len(todo), len(set(keys.values())) - len(todo)

@@ -67,8 +67,10 @@ def ground(claim: Claim) -> str | None:
     return None
 
 
-def seeds_of(evidence: Evidence, repro_seed: int) -> list[int]:
-    return list(evidence.seeds) if evidence.seeds else [repro_seed]
+def arm_seeds(evidence: Evidence, claim: Claim, repro_seed: int) -> list[int]:
+    """Seeds one arm runs with: its own, else (for the other arm) the claim's, else the repro's default."""
+    inherited = claim.evidence.seeds if claim.evidence is not None and evidence is not claim.evidence else None
+    return list(evidence.seeds or inherited or [repro_seed])
 
 
 def plans_for(manifest: LoadedManifest, claim: Claim, *, tier: str) -> list[RunPlan]:
@@ -81,8 +83,7 @@ def plans_for(manifest: LoadedManifest, claim: Claim, *, tier: str) -> list[RunP
         repro = manifest.repro(evidence.repro)
         if not _tier_allows(repro.tier, tier):
             return []
-        seeds = evidence.seeds or (claim.evidence.seeds if evidence is not claim.evidence else None)
-        for seed in seeds or [repro.seed]:
+        for seed in arm_seeds(evidence, claim, repro.seed):
             plans.append(RunPlan(manifest=manifest, repro=repro, seed=seed))
     return plans
 
@@ -94,11 +95,10 @@ def _tier_allows(repro_tier: str, tier: str) -> bool:
 class ClaimJudge:
     """Builds verdicts for the claims of one paper from obtained runs."""
 
-    def __init__(self, manifest: LoadedManifest, *, tier: str, backend: str | None, sealed: bool) -> None:
+    def __init__(self, manifest: LoadedManifest, *, tier: str, backend: str | None) -> None:
         self.manifest = manifest
         self.tier = tier
-        self.backend = backend
-        self.sealed = sealed
+        self.backend = backend  # named in verdicts that rest on no run
         self.policy_digest = load_policy().digest
 
     def judge(self, claim: Claim, runs: Mapping[RunKey, ObtainedRun]) -> Verdict:
@@ -154,7 +154,7 @@ class ClaimJudge:
         """The computed value of one arm (a number, a series, or per-seed samples), or a reason string."""
         assert claim.evidence is not None
         repro = self.manifest.repro(evidence.repro)
-        seeds = evidence.seeds or (claim.evidence.seeds if evidence is not claim.evidence else None) or [repro.seed]
+        seeds = arm_seeds(evidence, claim, repro.seed)
         values = []
         for seed in seeds:
             obtained = runs.get((repro.id, seed))

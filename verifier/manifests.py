@@ -28,7 +28,7 @@ from verifier.errors import IntakeError
 from verifier.models import MANIFEST_CONTRACT, Claim, PaperManifest, Repro
 from verifier.root import VerificationRoot
 from verifier.schemas import first_error
-from verifier.seal import StatCache, sha256_bytes, tree_digest
+from verifier.seal import StatCache, sha256_bytes, sha256_file, tree_digest
 
 _GLOBAL_CLAIM_ID = re.compile(r"^([^/]+)/([^/]+)$")
 _LOCATED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$")
@@ -275,8 +275,6 @@ def _resolve_paths(
 
 def _verify_proof_digests(root: VerificationRoot, model: PaperManifest, shown: str) -> None:
     """A proof file is pinned like an input: its digest must match."""
-    from verifier.seal import sha256_file
-
     for i, claim in enumerate(model.claims):
         if claim.proof is None:
             continue
@@ -300,8 +298,6 @@ def verify_seals(
 
     Raises `IntakeError` for a missing seal or digest, or one that does not match.
     """
-    from verifier.seal import sha256_file
-
     sealed_trees: dict[Path, str] = {}
     for i, repro in enumerate(model.repros):
         where = f"repros[{i}]"
@@ -337,8 +333,6 @@ def seal_manifest(root: VerificationRoot, paper_id: str, *, cache: StatCache | N
     than its seals (steps 1-5 of `load_manifest`).
     Side effects: rewrites `manifests/<paper_id>/manifest.yaml` when a value changed.
     """
-    from verifier.seal import sha256_file
-
     loaded = load_manifest(root, paper_id, check_seals=False, cache=cache)
     changes: list[tuple[str, str]] = []
     seals: dict[str, str] = {}
