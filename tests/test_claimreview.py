@@ -43,6 +43,8 @@ def test_evidence_level_of_a_1_2_verdict() -> None:
     assert review["reviewRating"]["alternateName"] == "Verified (replicated)"
     uninformative = _review(_verdict(evidence="reproduced", informative=False))
     assert uninformative["reviewRating"]["alternateName"] == "Verified (reproduced), uninformative"
+    plain = _review(_verdict(evidence="none"))
+    assert plain["verify:evidence"] == "none" and plain["reviewRating"]["alternateName"] == "Verified"
 
 
 def test_every_status_is_on_the_scale() -> None:

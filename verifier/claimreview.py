@@ -88,7 +88,9 @@ def claim_review(
         evidence = verdict.get("evidence")
         if evidence is not None:
             review["verify:evidence"] = evidence
-            rating["alternateName"] = f"{words} ({evidence})" if status == "verified" else words
+            # "Verified (replicated)"; a level of "none" adds nothing to the words.
+            if status == "verified" and evidence != "none":
+                rating["alternateName"] = f"{words} ({evidence})"
         if verdict.get("informative") is False:
             rating["alternateName"] += ", uninformative"
     return review

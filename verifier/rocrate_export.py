@@ -467,7 +467,7 @@ def _review(statement: str, verdict: Verdict, claim: Any, based_on: list[Any], v
 
     document = verdict.model_dump(mode="json")
     evidence = document.get("evidence")  # contract 1.2; absent on older verdicts
-    words = verdict.status.capitalize() + (f" ({evidence})" if evidence and verdict.status == "verified" else "")
+    words = verdict.status.capitalize() + (f" ({evidence})" if evidence not in (None, "none") and verdict.status == "verified" else "")
     rating = {"@type": "Rating", "ratingValue": RATING_FOR_STATUS[verdict.status], "worstRating": WORST,
               "bestRating": BEST, "alternateName": words,
               "ratingExplanation": verdict.line or verdict.reason, "description": f"Scale: {SCALE}."}
