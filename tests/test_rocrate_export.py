@@ -148,6 +148,25 @@ class TestCrateContent:
             document = json.loads(archive.read("ro-crate-metadata.json"))
         assert document["@context"][0] == CONTEXT_URL
 
+    def test_a_run_cached_from_another_paper_is_this_papers_run(self, make_root: RootFactory, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+        # The run cache is shared: other-paper's R9 is demo-paper's R1 (same bundle, argv, params),
+        # so its run is recorded under R1; the crate must still name R9 as the tool that ran.
+        monkeypatch.delenv("VERIFY_HOME", raising=False)
+        other = manifest_document("other-paper")
+        other["repros"][0]["id"] = "R9"
+        other["claims"][0]["evidence"]["repro"] = "R9"
+        root = make_root(manifest_document("demo-paper"), other).path
+        options = Options(root=root, home=root / ".verify", backend="process")
+        verify_claims(options, ["demo-paper"])
+        verify_claims(options, ["other-paper"])
+        out = tmp_path / "crate"
+        assert export_crate(root, root / ".verify", "other-paper", out).runs == 1
+        graph = _graph(out)
+        runs = [e for e in graph.values() if e["@type"] == "CreateAction" and e["@id"].startswith("#run-")]
+        assert len(runs) == 1 and _ids(runs[0]["instrument"]) == ["#repro-R9"]
+        assert _ids(graph["manifests/other-paper/manifest.yaml"]["hasPart"]) == ["#repro-R9"]
+
     def test_nothing_ran_is_bad_input_in_one_line(self, make_root: RootFactory, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
         root = make_root(manifest_document("demo-paper")).path

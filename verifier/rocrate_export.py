@@ -210,8 +210,8 @@ def _build(facts: _Facts, staging: Path, *, license: str | None) -> tuple[Any, d
         },
     )
     files = 1 + _add_corrections(crate, facts, workflow)
-    ran = {run.repro for run in facts.runs}
-    repros = [r for r in paper.repros if r.id in ran]
+    repro_of = _repro_of_runs(facts)
+    repros = [r for r in paper.repros if r.id in set(repro_of.values())]
     tools: dict[str, Any] = {}
     steps: dict[str, Any] = {}
     results_param: dict[str, Any] = {}
@@ -240,14 +240,14 @@ def _build(facts: _Facts, staging: Path, *, license: str | None) -> tuple[Any, d
     run_actions: dict[str, Any] = {}
     controls = []
     for run in facts.runs:
-        repro = next((r for r in repros if r.id == run.repro), None)
+        repro = next((r for r in repros if r.id == repro_of.get(run.id)), None)
         if repro is None:
             continue
-        action, added = _add_run(crate, facts, run, repro, tools[run.repro], results_param[run.repro])
+        action, added = _add_run(crate, facts, run, repro, tools[repro.id], results_param[repro.id])
         files += added
         run_actions[run.id] = action
         controls.append(entity(f"#control-{run.id}", {
-            "@type": "ControlAction", "name": f"orchestrate run {run.id}", "instrument": steps[run.repro], "object": action,
+            "@type": "ControlAction", "name": f"orchestrate run {run.id}", "instrument": steps[repro.id], "object": action,
             "actionStatus": action["actionStatus"],
         }))
 
@@ -274,6 +274,8 @@ def _build(facts: _Facts, staging: Path, *, license: str | None) -> tuple[Any, d
         review = entity(f"#review-{claim.id}", review_props)
         reviews.append(review)
         for label, path in facts.attestations.get(claim.id, []):
+            if crate.get(path) is not None:
+                continue  # a run's envelope is shared by every claim the run backs
             subject = _subject_of(label, run_actions, review)
             if _add_home_file(crate, facts, path, {
                 "name": label, "encodingFormat": "application/vnd.in-toto+json", "about": subject,
@@ -341,6 +343,25 @@ def _media_type(path: str) -> str:
              ".tsv": "text/tab-separated-values", ".lean": "text/plain", ".md": "text/markdown"}
     suffix = Path(path).suffix.lower()
     return known.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+def _repro_of_runs(facts: _Facts) -> dict[str, str]:
+    """Run id -> the id of this paper's repro it ran.
+
+    Not `run.repro`: the run cache is shared across papers, so a run may be
+    recorded under another paper's repro id. A run belongs to the repro with
+    the same seal, entrypoint and params digest (what the run key is made of).
+    """
+    from verifier.canonical import digest_json
+
+    found: dict[str, str] = {}
+    for run in facts.runs:
+        for repro in facts.paper.repros:
+            if (repro.seal in (None, run.seal) and repro.entrypoint == run.entrypoint
+                    and digest_json(repro.params) == run.params_digest):
+                found[run.id] = repro.id
+                break
+    return found
 
 
 def _param(crate: Any, identifier: str, name: str, kind: str) -> Any:
@@ -524,8 +545,6 @@ def _add_home_file(crate: Any, facts: _Facts, rel: str, properties: dict[str, An
     source = (home / rel).resolve()
     if not source.is_relative_to(home) or not source.is_file():
         return None
-    if crate.get(rel) is not None:
-        return crate.get(rel)
     return crate.add_file(source, rel, properties=properties)
 
 
