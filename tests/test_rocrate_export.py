@@ -33,6 +33,7 @@ from verifier.keys import init_keys
 from verifier.rocrate_export import PROFILES, export_crate
 
 ASSETS = Path(__file__).parent / "assets" / "rocrate"
+REPO = Path(__file__).resolve().parents[1]
 CONTEXT_URL = "https://w3id.org/ro/crate/1.1/context"
 VALIDATOR = shutil.which("rocrate-validator")
 needs_validator = pytest.mark.skipif(VALIDATOR is None, reason="rocrate-validator not installed (pip install roc-validator)")
@@ -209,3 +210,22 @@ class TestValidator:
         report = validate(out, tmp_path)
         assert report["passed"] is False
         assert any("instrument" in issue["message"] for issue in report["issues"])
+
+
+@needs_validator
+def test_the_bundled_record_exports_a_valid_crate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ba8256cb as committed: its formula claim run for real (seconds), the rest as the ledger has them."""
+    monkeypatch.delenv("VERIFY_HOME", raising=False)
+    home = tmp_path / "home"
+    init_keys(home)
+    verify_claims(Options(root=REPO, home=home, backend="process"), ["ba8256cb"],
+                  select=lambda _paper, claim: claim.kind in ("formula", "descriptive"))
+    out = tmp_path / "ba8256cb"
+    result = export_crate(REPO, home, "ba8256cb", out)
+    assert result.runs == 1 and result.claims == 8
+    report = validate(out, tmp_path)
+    assert report["passed"] is True, [i["message"] for i in report["issues"]]
+    assert report["statistics"]["total_failed_checks"] == 0
+    graph = _graph(out)
+    assert graph["#review-C6"]["claimReviewed"].startswith(graph["#claim-C6"]["text"][:20])
+    assert (out / "repro" / "formula" / "learning_rate.py").is_file()
