@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from verifier import __version__
+from verifier.attest import URI_BASE, VERIFIER_ID
 from verifier.errors import VerifierError
 from verifier.models import Repro, RunRecord, Verdict
 
@@ -192,14 +193,14 @@ def _build(facts: _Facts, staging: Path, *, license: str | None) -> tuple[Any, d
     ]
     engine = entity(VERIFY_ENGINE, {
         "@type": "SoftwareApplication", "name": "verify (claim-verifier)", "version": __version__,
-        "url": "https://pypi.org/project/claim-verifier/",
+        "url": VERIFIER_ID,  # a name under attest.URI_BASE, as in the attestations' verifier.id
         "description": "Checks research claims by running sealed repros; the engine that orchestrated these runs.",
     })
 
     # (2.2) the workflow: the manifest, its language, its repros as tools and steps
     language = crate.add(ComputerLanguage(crate, MANIFEST_LANGUAGE, properties={
         "name": "verify claim manifest", "alternateName": paper.contract, "version": paper.contract.rsplit("-v", 1)[-1],
-        "url": {"@id": "https://claim-verifier.invalid/schemas/paper-manifest"},
+        "url": {"@id": f"{URI_BASE}/schemas/paper-manifest"},
     }))
     workflow = crate.add_workflow(
         facts.root / facts.manifest_path, facts.manifest_path, main=True, lang=language,
@@ -263,7 +264,7 @@ def _build(facts: _Facts, staging: Path, *, license: str | None) -> tuple[Any, d
             continue
         vfile = _add_bytes(crate, staging, f"verdicts/{claim.id}.json", _verdict_bytes(verdict), {
             "name": f"verdict of {verdict.claim}", "encodingFormat": "application/json",
-            "conformsTo": {"@id": "https://claim-verifier.invalid/schemas/verdict-v1"}, "about": claim_entity,
+            "conformsTo": {"@id": f"{URI_BASE}/schemas/verdict-v1"}, "about": claim_entity,
             "exampleOfWork": verdict_param,
         })
         files += 1
@@ -518,7 +519,7 @@ def _add_corrections(crate: Any, facts: _Facts, workflow: Any) -> int:
         rel = path.relative_to(facts.root).as_posix()
         crate.add_file(path, rel, properties={"name": f"correction record {path.stem}", "about": workflow,
                                                "encodingFormat": "application/yaml",
-                                               "conformsTo": {"@id": "https://claim-verifier.invalid/schemas/correction-record-v1"}})
+                                               "conformsTo": {"@id": f"{URI_BASE}/schemas/correction-record-v1"}})
         added += 1
     return added
 
