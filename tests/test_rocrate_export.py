@@ -229,3 +229,21 @@ def test_the_bundled_record_exports_a_valid_crate(tmp_path: Path, monkeypatch: p
     graph = _graph(out)
     assert graph["#review-C6"]["claimReviewed"].startswith(graph["#claim-C6"]["text"][:20])
     assert (out / "repro" / "formula" / "learning_rate.py").is_file()
+
+
+if __name__ == "__main__":
+    # `python -m tests.test_rocrate_export CRATE [required|recommended]`: the same offline validation
+    # as the tests, for any exported crate (e.g. a bundled paper's after `verify paper`).
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        level = sys.argv[2] if len(sys.argv) > 2 else "required"
+        result = validate(Path(sys.argv[1]), Path(scratch), severity=level)
+        stats = result["statistics"]
+        print(f"{sys.argv[1]}: {'passed' if result['passed'] else 'FAILED'} at {level}; profiles {', '.join(sorted(stats['profiles']))}; "
+              f"{stats['total_passed_checks']}/{stats['total_checks']} checks passed {stats['total_checks_by_severity']}")
+        for issue in result["issues"]:
+            check = issue.get("check")
+            print(f"  {issue.get('severity')}: {check.get('name') if isinstance(check, dict) else check}: {issue.get('message')}")
+        sys.exit(0 if result["passed"] else 1)
