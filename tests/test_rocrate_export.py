@@ -140,6 +140,22 @@ class TestCrateContent:
         assert (out / "bundle" / "formula.py").read_bytes() == (verified_root / "bundle" / "formula.py").read_bytes()
         assert not list(out.rglob("__pycache__"))
 
+    def test_agent_and_license_when_given(self, verified_root: Path, tmp_path: Path) -> None:
+        out = tmp_path / "crate"
+        export_crate(verified_root, verified_root / ".verify", "demo-paper", out,
+                     license="https://spdx.org/licenses/CC-BY-4.0", agent="Example Lab")
+        graph = _graph(out)
+        assert graph["#operator"] == {"@id": "#operator", "@type": "Organization", "name": "Example Lab"}
+        actions = [e for e in graph.values() if e["@type"] in ("CreateAction", "OrganizeAction", "ControlAction")]
+        assert actions and all(_ids(a["agent"]) == ["#operator"] for a in actions)
+        assert _ids(graph["./"]["publisher"]) == ["#operator"] == _ids(graph["./"]["author"])
+        assert graph[_ids(graph["./"]["license"])[0]]["@type"] == "CreativeWork"
+        # Without them nothing is claimed: the license says so in words, and no agent is invented.
+        bare = tmp_path / "bare"
+        export_crate(verified_root, verified_root / ".verify", "demo-paper", bare)
+        assert "No license is stated" in _graph(bare)["./"]["license"]
+        assert not any("agent" in e for e in _graph(bare).values())
+
     def test_zip_holds_the_same_crate(self, verified_root: Path, tmp_path: Path) -> None:
         out = tmp_path / "crate.zip"
         assert main(["--root", str(verified_root), "export", "demo-paper", "--ro-crate", str(out)]) == 0

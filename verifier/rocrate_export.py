@@ -95,8 +95,14 @@ class _Facts:
     store: Any  # digest -> Path in the artifact store
 
 
-def export_crate(root: Path, home: Path, paper_id: str, out: Path, *, license: str | None = None) -> ExportResult:
+def export_crate(
+    root: Path, home: Path, paper_id: str, out: Path, *, license: str | None = None, agent: str | None = None
+) -> ExportResult:
     """Write PAPER's Provenance Run Crate to `out` (a directory, or a `.zip` file).
+
+    `agent` names the organization that ran the verification and publishes
+    the crate: the actions' `agent`, the crate's `author` and `publisher`
+    (the ledger does not record who ran a run, so nothing is claimed without it).
 
     Raises `IntakeError` for an unknown paper or an invalid manifest,
     `ExportError` when the ledger holds no run of it or OUT cannot be written.
@@ -105,7 +111,7 @@ def export_crate(root: Path, home: Path, paper_id: str, out: Path, *, license: s
     if not facts.runs:
         raise ExportError(f"{paper_id}: no run in the ledger to export; run `verify paper {paper_id}` first")
     with tempfile.TemporaryDirectory(prefix="verify-crate-") as staging:
-        crate, counts = _build(facts, Path(staging), license=license)
+        crate, counts = _build(facts, Path(staging), license=license, agent=agent)
         _write(crate, out)
     return ExportResult(path=out, runs=len(facts.runs), claims=len(facts.paper.claims), files=counts["files"],
                         attestations=counts["attestations"])
@@ -164,7 +170,7 @@ def _read(root: Path, home: Path, paper_id: str) -> _Facts:
 # --------------------------------------------------------------------------- (2) build
 
 
-def _build(facts: _Facts, staging: Path, *, license: str | None) -> tuple[Any, dict[str, int]]:
+def _build(facts: _Facts, staging: Path, *, license: str | None, agent: str | None) -> tuple[Any, dict[str, int]]:
     from rocrate.model.computerlanguage import ComputerLanguage  # type: ignore[import-untyped]
     from rocrate.model.contextentity import ContextEntity  # type: ignore[import-untyped]
     from rocrate.rocrate import ROCrate  # type: ignore[import-untyped]
@@ -191,6 +197,10 @@ def _build(facts: _Facts, staging: Path, *, license: str | None) -> tuple[Any, d
     crate.root_dataset["conformsTo"] = [
         entity(uri, {"@type": "CreativeWork", "name": name, "version": version}) for uri, (name, version) in PROFILES.items()
     ]
+    operator = entity("#operator", {"@type": "Organization", "name": agent}) if agent else None
+    if operator is not None:
+        crate.root_dataset["author"] = operator
+        crate.root_dataset["publisher"] = operator
     engine = entity(VERIFY_ENGINE, {
         "@type": "SoftwareApplication", "name": "verify (claim-verifier)", "version": __version__,
         "url": VERIFIER_ID,  # a name under attest.URI_BASE, as in the attestations' verifier.id
@@ -301,6 +311,9 @@ def _build(facts: _Facts, staging: Path, *, license: str | None) -> tuple[Any, d
         "@type": "OrganizeAction", "name": f"verify {__version__} orchestrating {paper.id}", "instrument": engine,
         "result": evaluation, "object": controls, "startTime": _time(min(starts)), "endTime": _time(max(ends)),
     })
+    if operator is not None:
+        for action in [evaluation, organize, *run_actions.values(), *controls]:
+            action["agent"] = operator
     crate.root_dataset["mentions"] = [evaluation, organize, *run_actions.values(), *controls, *reviews]
     files += _add_readme(crate, facts, staging)
     _single_values(crate)

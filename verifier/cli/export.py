@@ -23,13 +23,14 @@ from verifier.cli.common import AppContext, emit_json, json_option
     help="Write the crate to this directory, or to a zip file when it ends in .zip.",
 )
 @click.option("--license", "license_", help="License of the crate: a URL (e.g. an SPDX page) or text.")
+@click.option("--agent", help="Organization that ran the verification and publishes the crate (actions' agent, author, publisher).")
 @json_option
 @click.pass_obj
-def export(app: AppContext, paper_id: str, out: Path, license_: str | None, as_json: bool) -> None:
+def export(app: AppContext, paper_id: str, out: Path, license_: str | None, agent: str | None, as_json: bool) -> None:
     """Export PAPER_ID's manifest, bundles, runs, verdicts and attestations as an RO-Crate 1.1."""
     from verifier.rocrate_export import export_crate  # lazy: rocrate only for this command
 
-    result = export_crate(app.root, app.home, paper_id, out, license=license_)
+    result = export_crate(app.root, app.home, paper_id, out, license=license_, agent=agent)
     if as_json:
         emit_json({"paper": paper_id, "path": str(result.path), "runs": result.runs, "claims": result.claims,
                    "files": result.files, "attestations": result.attestations, "profiles": result.profiles})
