@@ -289,10 +289,10 @@ class ClaimJudge:
         assert claim.check is not None
         if not _tier_allows(arm.repro.tier, self.tier):
             why = f"{arm.repro.tier}-tier baseline repro {arm.repro.id} not run in a {self.tier} run"
-            return BaselineInfo(status="inconclusive", reason=why), None, f"baseline not run ({why})"
+            return BaselineInfo(status="inconclusive", reason=why), None, f"baseline not judged ({why})"
         values = self._values(arm, runs)
-        if isinstance(values, str):
-            return BaselineInfo(status="inconclusive", reason=values), None, f"baseline inconclusive ({values})"
+        if isinstance(values, str):  # no value to judge: whether the claim is informative is unknown
+            return BaselineInfo(status="inconclusive", reason=values), None, f"baseline not judged ({values})"
         result = compare(claim.check, reported=claim.reported, computed=values, reference=reference,
                          output=arm.evidence.output, paired=_paired(arm, against))
         info = BaselineInfo(status=result.outcome, computed=_jsonable(values),
@@ -302,7 +302,9 @@ class ClaimJudge:
             return info, False, f"uninformative: the baseline satisfies the check too ({brief})"
         if result.outcome == "fail":
             return info, True, f"baseline fails ({brief})"
-        return info, None, f"baseline inconclusive ({brief})"
+        # The null model's interval straddles the edge: it does not satisfy the check, so the
+        # check tells the claim from the null model (a gap of about 0 is exactly this case).
+        return info, True, f"baseline does not satisfy the check ({brief})"
 
     def _transcribed(self, claim: Claim, computed: Any) -> Found | None:
         """Where the computed number appears verbatim (scalars, or samples that are all one number)."""

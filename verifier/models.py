@@ -508,7 +508,7 @@ class Verdict(Document):
     interval: IntervalInfo | None = Field(default=None, description="The interval judged (multi-seed claims), else null.")
     baseline: BaselineInfo | None = Field(default=None, description="The null model under the same check, or null.")
     informative: StrictBool | None = Field(
-        default=None, description="False when the baseline satisfies the check too; null with no baseline."
+        default=None, description="False when the baseline satisfies the check too; null with no baseline, or when the baseline gave no value to judge."
     )
     seeds: list[StrictInt] = Field(default_factory=list, description="The seeds judged (the claim's arm).")
     replication: Replication | None = Field(default=None, description="Fresh-seed replication (`--replicate`), or null.")

@@ -1,0 +1,198 @@
+"""How strong a verdict's evidence is, end to end through real sandbox runs: baselines, replication.
+
+Small real repros (python scripts in the test root's bundle) run under the
+process backend, and under bwrap where it matters that replication goes
+through the sealed sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+from tests.conftest import RootFactory, manifest_document
+from tests.test_cli_verdicts import needs_bwrap, run, run_json
+from verifier.ledger import Ledger
+from verifier.manifests import seal_manifest
+from verifier.replication import fresh_seeds
+from verifier.root import VerificationRoot
+
+PRELUDE = "import json, os, pathlib, random\n" \
+    "params = json.loads(pathlib.Path(os.environ['REPRO_PARAMS']).read_text())\n" \
+    "seed = int(os.environ['REPRO_SEED'])\n" \
+    "def emit(**values):\n" \
+    "    pathlib.Path(os.environ['REPRO_OUT'], 'results.json').write_text(json.dumps(values))\n"
+
+# A trained model's gap and an untrained one's, per seed: noisy, seeded by $REPRO_SEED.
+GAPS = PRELUDE + (
+    "rng = random.Random(seed)\n"
+    "emit(gap=params['trained'] + rng.gauss(0, 0.01), gap_untrained=params['untrained'] + rng.gauss(0, 0.01))\n"
+)
+# A score that is pure noise around 0.5: any seed set can be cherry-picked to look good.
+NOISE = PRELUDE + "emit(score=random.Random(seed).gauss(0.5, 0.1))\n"
+
+
+def build(make_root: RootFactory, *claims: dict[str, Any], **params: Any) -> VerificationRoot:
+    repros = [
+        {"id": "R1", "bundle": "bundle", "entrypoint": ["python", "-m", "bundle.gaps"], "limits": {"timeout_s": 60},
+         "params": {"trained": params.get("trained", 0.05), "untrained": params.get("untrained", 0.0)}},
+        {"id": "R2", "bundle": "bundle", "entrypoint": ["python", "-m", "bundle.noise"], "limits": {"timeout_s": 60}},
+    ]
+    document = manifest_document(contract="paper-manifest-v1.2", claims=list(claims), repros=repros)
+    root = make_root(document, seal=False)
+    (root.path / "bundle" / "gaps.py").write_text(GAPS)
+    (root.path / "bundle" / "noise.py").write_text(NOISE)
+    seal_manifest(root, "demo-paper")
+    return root
+
+
+def gap_claim(cid: str, *, baseline: str | None = "/gap_untrained", seeds: list[int] | None = None, **extra: Any) -> dict[str, Any]:
+    claim: dict[str, Any] = {
+        "id": cid, "statement": f"Training opens a gap ({cid}).", "kind": "empirical",
+        "source": {"section": "5 Results", "quote": "a gap"}, "reported": {"value": 0.0},
+        "check": {"op": "gt", "samples": {"min_seeds": 3}},
+        "evidence": {"repro": "R1", "output": "/gap", "seeds": seeds or [0, 1, 2, 3]},
+    }
+    if baseline is not None:
+        claim["baseline"] = {"repro": "R1", "output": baseline}
+    return claim | extra
+
+
+def cherry_picked_seeds(count: int = 4) -> list[int]:
+    """Seeds whose noise happens to be high: what a threshold tuned to its seeds rests on."""
+    return [s for s in range(500) if random.Random(s).gauss(0.5, 0.1) > 0.66][:count]
+
+
+def noise_claim(**extra: Any) -> dict[str, Any]:
+    return {"id": "N1", "statement": "The score is above 0.6.", "kind": "empirical",
+            "source": {"section": "5 Results", "quote": "above 0.6"}, "reported": {"value": 0.6},
+            "check": {"op": "gt", "samples": {"min_seeds": 3}},
+            "evidence": {"repro": "R2", "output": "/score", "seeds": cherry_picked_seeds()}} | extra
+
+
+def comparable(verdict: dict[str, Any]) -> str:
+    """The verdict less what differs between two runs of the same experiment: time, run ids, cache."""
+    kept = {k: v for k, v in verdict.items() if k not in ("evaluated", "cached", "run", "runs")}
+    return json.dumps(kept, sort_keys=True)
+
+
+class TestBaseline:
+    def test_a_baseline_that_passes_too_makes_the_claim_uninformative(
+        self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # The trained gap is 0.05, but the "untrained" null model opens one of 0.04 too.
+        root = build(make_root, gap_claim("C1"), trained=0.05, untrained=0.04)
+        status, verdict = run_json(capsys, root, "claim", "demo-paper/C1", "--backend", "process")
+        assert (status, verdict["status"], verdict["informative"]) == (0, "verified", False)
+        assert verdict["baseline"]["status"] == "pass" and len(verdict["baseline"]["computed"]) == 4
+        assert verdict["baseline"]["interval"]["method"] == "t"
+        assert verdict["line"].startswith("Verified (Gate 2, uninformative): unsealed empirical repro: mean 0.0")
+        assert "; uninformative: the baseline satisfies the check too (/gap_untrained: mean 0.0" in verdict["reason"]
+        assert verdict["flags"] == ["uninformative"]
+
+    def test_a_failing_baseline_is_informative_and_the_paper_counts_the_other(
+        self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        informative = gap_claim("C1")
+        uninformative = gap_claim("C2", baseline="/gap")  # its "null model" is the model itself
+        root = build(make_root, informative, uninformative, untrained=0.0)
+        status, out, _ = run(capsys, root, "paper", "demo-paper", "--backend", "process")
+        lines = out.splitlines()
+        assert status == 0
+        assert lines[0].startswith("demo-paper/C1: Verified (Gate 2): unsealed empirical repro: mean 0.0")
+        # The null model's gap is about 0: its interval straddles 0, so it does not satisfy "> 0".
+        assert "; baseline does not satisfy the check (/gap_untrained: mean " in lines[0]
+        assert lines[1].startswith("demo-paper/C2: Verified (Gate 2, uninformative): ")
+        assert lines[2].startswith("demo-paper: Verified (1 uninformative) ")
+        _, session = run_json(capsys, root, "paper", "demo-paper", "--backend", "process")
+        paper = session["papers"][0]
+        assert [c["informative"] for c in paper["claims"]] == [True, False]
+        assert paper["verdict"]["strength"] == {"replicated": 0, "uninformative": 1, "transcribed": 0}
+        # The baseline reads the evidence's own runs (same repro, same seeds): 4 runs in all, all cached now.
+        assert session["runs"] == {"executed": 0, "cached": 4}
+
+    def test_a_baseline_runs_on_its_own_seeds_and_repro(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+        claim = gap_claim("C1", baseline=None) | {"baseline": {"repro": "R2", "output": "/score", "seeds": [7, 8, 9]}}
+        root = build(make_root, claim)
+        status, verdict = run_json(capsys, root, "claim", "demo-paper/C1", "--backend", "process")
+        # Noise around 0.5 is "> 0" too: the check cannot tell the model from noise.
+        assert (status, verdict["informative"]) == (0, False)
+        seeds = sorted((r.repro, r.seed) for r in Ledger.open(root.path / ".verify").runs_for("demo-paper"))
+        assert seeds == [("R1", 0), ("R1", 1), ("R1", 2), ("R1", 3), ("R2", 7), ("R2", 8), ("R2", 9)]
+
+
+class TestReplication:
+    def test_two_nonces_draw_different_fresh_seeds_and_record_them(
+        self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        root = build(make_root, gap_claim("C1", baseline=None))
+        verdicts = []
+        for nonce in ("0123456789abcdef", "fedcba9876543210"):
+            status, verdict = run_json(capsys, root, "claim", "demo-paper/C1", "--backend", "process",
+                                       "--replicate-nonce", nonce)
+            assert (status, verdict["status"], verdict["evidence"]) == (0, "verified", "replicated")
+            assert verdict["replication"] == {"nonce": nonce, "seeds": fresh_seeds(nonce, 4, exclude=[0, 1, 2, 3])}
+            assert verdict["seeds"] == verdict["replication"]["seeds"]
+            assert not set(verdict["seeds"]) & {0, 1, 2, 3}
+            assert verdict["line"].startswith("Verified (Gate 2, replicated on 4 fresh seeds): ")
+            verdicts.append(verdict)
+        assert verdicts[0]["seeds"] != verdicts[1]["seeds"]
+        # The ledger keeps the nonce with the verdict, and the fresh runs under their own seeds.
+        with Ledger.open(root.path / ".verify") as ledger:
+            last = ledger.last_verdict("demo-paper/C1")
+            ran = {r.seed for r in ledger.runs_for("demo-paper")}
+        assert last is not None and last.replication is not None and last.replication.nonce == "fedcba9876543210"
+        assert ran == set(verdicts[0]["seeds"]) | set(verdicts[1]["seeds"])
+
+    def test_a_recorded_nonce_reproduces_the_verdict(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+        root = build(make_root, gap_claim("C1"))
+        status, first = run_json(capsys, root, "claim", "demo-paper/C1", "--backend", "process", "--replicate")
+        nonce = first["replication"]["nonce"]
+        assert status == 0 and len(nonce) == 16
+        # Again with the recorded nonce, every run executed afresh: the same verdict, byte for byte.
+        status, again = run_json(capsys, root, "claim", "demo-paper/C1", "--backend", "process",
+                                 "--replicate-nonce", nonce, "--no-cache")
+        assert status == 0 and not again["cached"]
+        assert comparable(again) == comparable(first)
+        assert {r["id"] for r in again["runs"]}.isdisjoint({r["id"] for r in first["runs"]})
+        # And from the cache: fresh-seed runs are cached like any other.
+        status, out, err = run(capsys, root, "claim", "demo-paper/C1", "--backend", "process", "--replicate-nonce", nonce)
+        assert out.strip() == first["line"]
+        assert f"replication nonce: {nonce}" in err
+
+    def test_without_replicate_the_manifest_seeds_are_reproduced(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+        root = build(make_root, gap_claim("C1", baseline=None))
+        _, verdict = run_json(capsys, root, "claim", "demo-paper/C1", "--backend", "process")
+        assert (verdict["evidence"], verdict["replication"], verdict["seeds"]) == ("reproduced", None, [0, 1, 2, 3])
+
+    @needs_bwrap
+    def test_a_claim_tuned_to_its_seeds_is_refuted_on_fresh_ones(
+        self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        root = build(make_root, noise_claim(replicate={"seeds": 16}))
+        status, verdict = run_json(capsys, root, "claim", "demo-paper/N1")
+        assert (status, verdict["status"], verdict["evidence"]) == (0, "verified", "reproduced")
+        assert verdict["sealed"]
+        status, fresh = run_json(capsys, root, "claim", "demo-paper/N1", "--replicate-nonce", "5eed5eed5eed5eed")
+        assert (status, fresh["status"], fresh["evidence"]) == (1, "refuted", "none")
+        assert fresh["sealed"] and len(fresh["seeds"]) == 16
+        assert fresh["line"].startswith("Refuted (Gate 2, on 16 fresh seeds): sealed-sandbox empirical repro: mean 0.")
+
+    def test_paper_line_counts_replicated_claims(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+        root = build(make_root, gap_claim("C1", baseline=None), gap_claim("C2"), noise_claim())
+        status, out, err = run(capsys, root, "paper", "demo-paper", "--backend", "process", "--replicate-nonce", "abcdef01")
+        last = out.splitlines()[-1]
+        # C1 and C2 hold on fresh seeds; N1's cherry-picked margin does not survive 4 fresh ones.
+        assert last.startswith("demo-paper: Partially verified (2 of 3 claims; 2 replicated) ") or last.startswith(
+            "demo-paper: Refuted")
+        assert "replication nonce: abcdef01" in err
+
+    @pytest.mark.parametrize("bad", ["xyz", "ABCDEF01", "abc", "0" * 65])
+    def test_a_bad_nonce_is_bad_input(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str], bad: str) -> None:
+        root = build(make_root, gap_claim("C1"))
+        status, out, err = run(capsys, root, "claim", "demo-paper/C1", "--backend", "process", "--replicate-nonce", bad)
+        assert (status, out) == (2, "")
+        assert "--replicate-nonce" in err and "hex" in err
