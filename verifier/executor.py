@@ -33,6 +33,7 @@ from verifier.ledger import Ledger
 from verifier.models import Claim, Verdict
 from verifier.quality import Quality, assess
 from verifier.runs import ObtainedRun, Runner, RunPlan
+from verifier.transcription import NumberIndex
 
 
 class Observer(Protocol):
@@ -158,6 +159,7 @@ def verify_claims(
         # (3): obtain the runs
         obtained, executed, cached = _obtain(options, ledger, list(plans.values()), observer)
         # (4): judge and record
+        numbers = NumberIndex(options.home)  # the transcription flag's indexes, one set per session
         for o in outcomes:
             manifest = o.intake.manifest
             if manifest is None:
@@ -166,7 +168,7 @@ def verify_claims(
                 (repro, seed): run for (paper, repro, seed), run in obtained.runs.items() if paper == o.paper
             }
             judge = ClaimJudge(manifest, tier=options.tier, backend=obtained.backend, nonce=options.nonce,
-                               home=options.home)
+                               numbers=numbers)
             o.verdicts = [judge.judge(claim, runs) for claim in chosen[o.paper]]
             # (5): the paper
             by_id = {v.claim.split("/", 1)[1]: v for v in o.verdicts}

@@ -35,7 +35,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import jsonpointer  # type: ignore[import-untyped]
@@ -184,8 +183,8 @@ class ClaimJudge:
     """Builds verdicts for the claims of one paper from obtained runs.
 
     `nonce`: a replication's nonce (`--replicate`): multi-seed claims are
-    judged on the fresh seeds it derives, alone. `home`: where the
-    transcription flag keeps its number indexes (None: in memory only).
+    judged on the fresh seeds it derives, alone. `numbers`: the transcription
+    flag's number indexes (default: in memory only).
     """
 
     def __init__(
@@ -195,13 +194,13 @@ class ClaimJudge:
         tier: str,
         backend: str | None,
         nonce: str | None = None,
-        home: Path | None = None,
+        numbers: NumberIndex | None = None,
     ) -> None:
         self.manifest = manifest
         self.tier = tier
         self.backend = backend  # named in verdicts that rest on no run
         self.nonce = nonce
-        self.numbers = NumberIndex(home) if home is not None else None
+        self.numbers = numbers or NumberIndex(None)
         self.policy_digest = load_policy().digest
 
     def judge(self, claim: Claim, runs: Mapping[RunKey, ObtainedRun]) -> Verdict:
@@ -223,22 +222,22 @@ class ClaimJudge:
             return self._verdict(gid, status, 2, reason, claim)
         if claim.evidence is None or claim.check is None:
             return self._verdict(gid, "unverified", 2, "no repro is linked to this claim yet", claim)
-        for arm in arms_of(self.manifest, claim):  # every arm's tier, as plans_for
+        arms = arms_of(self.manifest, claim, nonce=self.nonce)
+        for arm in arms:  # every arm's tier, as plans_for
             if arm.role != "baseline" and not _tier_allows(arm.repro.tier, self.tier):
                 reason = f"{arm.repro.tier}-tier repro {arm.repro.id} not run in a {self.tier} run (needs a GPU or hours); run with --tier full"
                 return self._verdict(gid, "unverified", 2, reason, claim)
         # (3): Gate 2, the runs and the comparison
-        return self._reproduce(gid, claim, runs)
+        return self._reproduce(gid, claim, {arm.role: arm for arm in arms}, runs)
 
-    def _reproduce(self, gid: str, claim: Claim, runs: Mapping[RunKey, ObtainedRun]) -> Verdict:
+    def _reproduce(self, gid: str, claim: Claim, arms: dict[str, Arm], runs: Mapping[RunKey, ObtainedRun]) -> Verdict:
         assert claim.evidence is not None and claim.check is not None
-        arms = {arm.role: arm for arm in arms_of(self.manifest, claim, nonce=self.nonce)}
-        fresh = replication_seeds(claim, self.nonce)
+        fresh = arms["evidence"].seeds if self.nonce is not None and is_multi_seed(claim) else None
         extra: dict[str, Any] = {
             "seeds": arms["evidence"].seeds if is_multi_seed(claim) else [],
             "replication": Replication(nonce=self.nonce, seeds=fresh) if fresh is not None and self.nonce else None,
         }
-        used = self._used(claim, runs)
+        used = self._used(arms, runs)
         main = self._values(arms["evidence"], runs)
         if isinstance(main, str):
             return self._verdict(gid, "inconclusive", 2, main, claim, runs=used, extra=extra)
@@ -314,7 +313,7 @@ class ClaimJudge:
         if isinstance(computed, bool) or not isinstance(computed, int | float) or not math.isfinite(computed):
             return None
         repro = self.manifest.repro(claim.evidence.repro)
-        numbers = self.numbers or NumberIndex(None)
+        numbers = self.numbers
         files = self.manifest.inputs.get(repro.id, {})
         inputs = [(item.path, item.sha256 or "", files[item.path]) for item in repro.inputs if item.path in files and item.sha256]
         bundle = self.manifest.bundles.get(repro.id)
@@ -336,15 +335,18 @@ class ClaimJudge:
                 return f"results.json of repro {arm.repro.id} has no value at {arm.evidence.output or '(root)'}"
         return values if arm.evidence.seeds or len(arm.seeds) > 1 else values[0]
 
-    def _used(self, claim: Claim, runs: Mapping[RunKey, ObtainedRun]) -> list[ObtainedRun]:
-        plans = plans_for(self.manifest, claim, tier=self.tier, nonce=self.nonce)
+    def _used(self, arms: Mapping[str, Arm], runs: Mapping[RunKey, ObtainedRun]) -> list[ObtainedRun]:
+        """The runs the verdict rests on, each once, in plan order (as plans_for lists them)."""
         seen: set[RunKey] = set()
         out = []
-        for p in plans:
-            key = (p.repro.id, p.seed)
-            if key in runs and key not in seen:
-                seen.add(key)
-                out.append(runs[key])
+        for arm in arms.values():
+            if not _tier_allows(arm.repro.tier, self.tier):
+                continue
+            for seed in arm.seeds:
+                key = (arm.repro.id, seed)
+                if key in runs and key not in seen:
+                    seen.add(key)
+                    out.append(runs[key])
         return out
 
     def _verdict(
