@@ -225,3 +225,19 @@ class TestShow:
         status, _, _ = run(capsys, root, "site", str(out_dir))
         pages = [p.read_text() for p in out_dir.rglob("*.html")]
         assert status == 0 and any('class="seeds"' in page and "stroke-dasharray" in page for page in pages)
+
+
+def test_bundled_c6_is_a_transcription(capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ba8256cb C6 reads 5e-05 back from the recipe it is given: the verdict must say so."""
+    from pathlib import Path
+
+    from verifier.cli import main
+
+    monkeypatch.setenv("VERIFY_HOME", str(tmp_path / "home"))
+    repo = Path(__file__).resolve().parent.parent
+    capsys.readouterr()
+    status = main(["--root", str(repo), "claim", "ba8256cb/C6", "--backend", "process", "--json"])
+    verdict = json.loads(capsys.readouterr().out)
+    assert (status, verdict["status"], verdict["evidence"]) == (0, "verified", "transcribed")
+    assert verdict["transcription"] == {"value": 5e-05, "file": "data/recipes/mbert-xnli.json", "where": "input"}
+    assert verdict["line"].startswith("Verified (Gate 2, transcribed): unsealed formula repro: computed 5e-05 matches")
