@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 from verifier.history_plot import COLOURS
 
 _W, _LEFT, _RIGHT = 440, 70, 16
-_ROW_H, _TOP = 26, 10
+_ROW_H, _TOP = 26, 20
 
 
 def seeds_svg(figure: Mapping[str, Any] | None) -> Markup:
@@ -72,7 +72,8 @@ def seeds_svg(figure: Mapping[str, Any] | None) -> Markup:
         ex = x(edge)
         parts.append(f'<line x1="{ex:.1f}" x2="{ex:.1f}" y1="{_TOP - 4}" y2="{bottom:.1f}" stroke="#24292f" '
                      f'stroke-dasharray="3,3"/>')
-        parts.append(f'<text x="{ex:.1f}" y="{bottom + 12:.1f}" class="axis" text-anchor="middle">{escape(_fmt(edge))}</text>')
+        # Threshold labels above the plot, the axis range below: they never overlap.
+        parts.append(f'<text x="{ex:.1f}" y="{_TOP - 8}" class="axis" text-anchor="middle">{escape(_fmt(edge))}</text>')
     parts.append(f'<text x="{_LEFT}" y="{height - 2}" class="axis">{escape(_fmt(lo))}</text>')
     parts.append(f'<text x="{_W - _RIGHT}" y="{height - 2}" class="axis" text-anchor="end">{escape(_fmt(hi))}</text>')
     parts.append("</svg>")
