@@ -420,6 +420,7 @@ def figure_data(claim: Claim, verdict: Verdict | None) -> dict[str, Any] | None:
         "high": verdict.interval.high,
         "edges": edges,
         "baseline_values": base_values or [],
+        "baseline_interval": base is not None and base.interval is not None,
         "baseline_low": base.interval.low if base is not None and base.interval is not None else None,
         "baseline_high": base.interval.high if base is not None and base.interval is not None else None,
         "status": verdict.status,

@@ -33,7 +33,7 @@ def seeds_svg(figure: Mapping[str, Any] | None) -> Markup:
         return Markup("")
     values = list(figure.get("values") or [])
     base_values = list(figure.get("baseline_values") or [])
-    has_base = bool(base_values) or figure.get("baseline_low") is not None
+    has_base = bool(base_values) or bool(figure.get("baseline_interval"))
     finite = [v for v in [*values, *base_values, figure.get("estimate"), figure.get("low"), figure.get("high"),
                           figure.get("baseline_low"), figure.get("baseline_high"), *figure.get("edges", [])]
               if isinstance(v, int | float) and math.isfinite(v)]
@@ -65,7 +65,8 @@ def seeds_svg(figure: Mapping[str, Any] | None) -> Markup:
     if has_base:
         y2 = y1 + _ROW_H
         parts.append(f'<text x="4" y="{y2 + 4:.1f}" class="axis">baseline</text>')
-        parts += _interval(x, figure.get("baseline_low"), figure.get("baseline_high"), y2, "#8c959f", lo, hi)
+        if figure.get("baseline_interval"):
+            parts += _interval(x, figure.get("baseline_low"), figure.get("baseline_high"), y2, "#8c959f", lo, hi)
         parts += [f'<circle cx="{x(v):.1f}" cy="{y2:.1f}" r="3.5" fill="none" stroke="#57606a"/>' for v in _finite(base_values)]
     bottom = _TOP + rows * _ROW_H
     for edge in _finite(figure.get("edges", [])):
@@ -82,8 +83,6 @@ def seeds_svg(figure: Mapping[str, Any] | None) -> Markup:
 
 def _interval(x: Any, low: Any, high: Any, y: float, colour: str, lo: float, hi: float) -> list[str]:
     """A bar from low to high; a None (unbounded) end runs to the axis edge with an arrowhead."""
-    if low is None and high is None:
-        return []
     a = x(float(low)) if low is not None else x(lo)
     b = x(float(high)) if high is not None else x(hi)
     out = [f'<line x1="{a:.1f}" x2="{b:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{colour}" stroke-width="5" stroke-opacity="0.35"/>']
@@ -111,6 +110,6 @@ def _title(figure: Mapping[str, Any]) -> str:
     edges = _finite(figure.get("edges", []))
     if edges:
         text += "; threshold " + ", ".join(_fmt(e) for e in edges)
-    if figure.get("baseline_values") or figure.get("baseline_low") is not None:
+    if figure.get("baseline_values") or figure.get("baseline_interval"):
         text += "; baseline shown below"
     return text
