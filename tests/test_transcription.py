@@ -26,7 +26,8 @@ def _find(computed: float, params: dict[str, Any], tmp_path: Path, files: dict[s
     for name, text in (source or {}).items():
         (bundle / name).write_text(text)
     seal = "sha256:" + "ab" * 32 if source else "sha256:" + "cd" * 32
-    return find(computed, params=params, inputs=inputs, bundle=("bundle", seal, bundle), index=NumberIndex(tmp_path / "home"))
+    where = transcription.sources(params, inputs, ("bundle", seal, bundle))
+    return find(computed, where, NumberIndex(tmp_path / "home"))
 
 
 @pytest.mark.parametrize(

@@ -56,8 +56,9 @@ from verifier.models import (
 from verifier.quality import is_checkable, load_policy
 from verifier.replication import fresh_seeds
 from verifier.runs import ObtainedRun, RunPlan
-from verifier.transcription import Found, NumberIndex
+from verifier.transcription import Found, NumberIndex, Sources
 from verifier.transcription import find as find_transcription
+from verifier.transcription import sources as transcription_sources
 
 RunKey = tuple[str, int]  # (repro id, seed)
 TIERS = ("smoke", "full")
@@ -201,6 +202,7 @@ class ClaimJudge:
         self.backend = backend  # named in verdicts that rest on no run
         self.nonce = nonce
         self.numbers = numbers or NumberIndex(None)
+        self._sources: dict[str, Sources] = {}
         self.policy_digest = load_policy().digest
 
     def judge(self, claim: Claim, runs: Mapping[RunKey, ObtainedRun]) -> Verdict:
@@ -313,12 +315,13 @@ class ClaimJudge:
         if isinstance(computed, bool) or not isinstance(computed, int | float) or not math.isfinite(computed):
             return None
         repro = self.manifest.repro(claim.evidence.repro)
-        numbers = self.numbers
-        files = self.manifest.inputs.get(repro.id, {})
-        inputs = [(item.path, item.sha256 or "", files[item.path]) for item in repro.inputs if item.path in files and item.sha256]
-        bundle = self.manifest.bundles.get(repro.id)
-        tree = (repro.bundle, repro.seal, bundle) if bundle is not None and repro.seal else None
-        return find_transcription(float(computed), params=repro.params, inputs=inputs, bundle=tree, index=numbers)
+        if repro.id not in self._sources:  # once per repro: its params' numbers, inputs and bundle
+            files = self.manifest.inputs.get(repro.id, {})
+            inputs = [(item.path, item.sha256, files[item.path]) for item in repro.inputs if item.path in files and item.sha256]
+            bundle = self.manifest.bundles.get(repro.id)
+            tree = (repro.bundle, repro.seal, bundle) if bundle is not None and repro.seal else None
+            self._sources[repro.id] = transcription_sources(repro.params, inputs, tree)
+        return find_transcription(float(computed), self._sources[repro.id], self.numbers)
 
     def _values(self, arm: Arm, runs: Mapping[RunKey, ObtainedRun]) -> Any:
         """The computed value of one arm (a number, a series, or per-seed samples), or a reason string."""

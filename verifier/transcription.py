@@ -173,33 +173,42 @@ class NumberIndex:
             pass  # an index that cannot be kept is rebuilt next time
 
 
-def find(
-    computed: float,
-    *,
-    params: Mapping[str, Any],
-    inputs: list[tuple[str, str, Path]],
-    bundle: tuple[str, str, Path] | None,
-    index: NumberIndex,
-) -> Found | None:
+@dataclass(frozen=True)
+class Sources:
+    """Where one repro's numbers could have been written before it ran (build once per repro)."""
+
+    params: frozenset[str]  # keys of every number in the params
+    inputs: tuple[tuple[str, str, Path], ...]  # (root-relative path, digest, file)
+    bundle: tuple[str, str, Path] | None  # (root-relative path, seal, directory)
+
+
+def sources(
+    params: Mapping[str, Any], inputs: Iterable[tuple[str, str, Path]], bundle: tuple[str, str, Path] | None
+) -> Sources:
+    """The `Sources` of a repro: its params' numbers, its pinned inputs, its sealed bundle."""
+    return Sources(frozenset(key(v) for v in _param_numbers(params)), tuple(inputs), bundle)
+
+
+def find(computed: float, where: Sources, index: NumberIndex) -> Found | None:
     """Where `computed` appears verbatim first: params, then inputs, then the bundle; or None.
 
-    `inputs`: (root-relative path, digest, file); `bundle`: (root-relative
-    path, seal, directory).
+    Params match any number (to 12 significant digits); inputs and the
+    bundle only a `distinctive` one.
     """
     computed = float(computed)
     if not math.isfinite(computed):
         return None
-    if any(math.isclose(v, computed, rel_tol=1e-12, abs_tol=0.0) for v in _param_numbers(params)):
+    wanted = key(computed)
+    if wanted in where.params:
         return Found(computed, "manifest.yaml", "params")
     if not distinctive(computed):
         return None
-    wanted = key(computed)
-    for shown, digest, path in inputs:
+    for shown, digest, path in where.inputs:
         hit = index.get(digest, lambda p=path, s=shown: index_file(p, s)).get(wanted)
         if hit is not None:
             return Found(computed, shown, "input")
-    if bundle is not None:
-        shown, seal, directory = bundle
+    if where.bundle is not None:
+        shown, seal, directory = where.bundle
         hit = index.get(seal, lambda: index_tree(directory, shown)).get(wanted)
         if hit is not None:
             return Found(computed, hit, "bundle")
