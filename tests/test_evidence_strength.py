@@ -8,7 +8,9 @@ through the sealed sandbox.
 from __future__ import annotations
 
 import json
+import os
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +35,8 @@ GAPS = PRELUDE + (
 )
 # A score that is pure noise around 0.5: any seed set can be cherry-picked to look good.
 NOISE = PRELUDE + "emit(score=random.Random(seed).gauss(0.5, 0.1))\n"
+# Accuracy at three data shares, per seed: rising with the share, plus seed noise.
+SERIES = PRELUDE + "rng = random.Random(seed)\nemit(acc=[0.2 * i + rng.uniform(0, 0.05) for i in range(3)])\n"
 
 
 def build(make_root: RootFactory, *claims: dict[str, Any], **params: Any) -> VerificationRoot:
@@ -40,11 +44,13 @@ def build(make_root: RootFactory, *claims: dict[str, Any], **params: Any) -> Ver
         {"id": "R1", "bundle": "bundle", "entrypoint": ["python", "-m", "bundle.gaps"], "limits": {"timeout_s": 60},
          "params": {"trained": params.get("trained", 0.05), "untrained": params.get("untrained", 0.0)}},
         {"id": "R2", "bundle": "bundle", "entrypoint": ["python", "-m", "bundle.noise"], "limits": {"timeout_s": 60}},
+        {"id": "R3", "bundle": "bundle", "entrypoint": ["python", "-m", "bundle.series"], "limits": {"timeout_s": 60}},
     ]
     document = manifest_document(contract="paper-manifest-v1.2", claims=list(claims), repros=repros)
     root = make_root(document, seal=False)
     (root.path / "bundle" / "gaps.py").write_text(GAPS)
     (root.path / "bundle" / "noise.py").write_text(NOISE)
+    (root.path / "bundle" / "series.py").write_text(SERIES)
     seal_manifest(root, "demo-paper")
     return root
 
@@ -229,8 +235,6 @@ class TestShow:
 
 def test_bundled_c6_is_a_transcription(capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """ba8256cb C6 reads 5e-05 back from the recipe it is given: the verdict must say so."""
-    from pathlib import Path
-
     from verifier.cli import main
 
     monkeypatch.setenv("VERIFY_HOME", str(tmp_path / "home"))
@@ -241,3 +245,35 @@ def test_bundled_c6_is_a_transcription(capsys: pytest.CaptureFixture[str], tmp_p
     assert (status, verdict["status"], verdict["evidence"]) == (0, "verified", "transcribed")
     assert verdict["transcription"] == {"value": 5e-05, "file": "data/recipes/mbert-xnli.json", "where": "input"}
     assert verdict["line"].startswith("Verified (Gate 2, transcribed): unsealed formula repro: computed 5e-05 matches")
+
+
+def test_a_trend_over_seeds_is_judged_by_pages_exact_test(make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    trend = {"id": "T1", "statement": "Accuracy rises with the share.", "kind": "empirical",
+             "source": {"section": "5", "quote": "rises"},
+             "check": {"op": "trend", "direction": "increasing", "x": [0.01, 0.1, 1.0], "samples": {"min_seeds": 3}},
+             "evidence": {"repro": "R3", "output": "/acc", "seeds": [0, 1, 2, 3]}}
+    single = trend | {"id": "T2", "check": {k: v for k, v in trend["check"].items() if k != "samples"},
+                      "evidence": {"repro": "R3", "output": "/acc"}}
+    root = build(make_root, trend, single)
+    status, out, _ = run(capsys, root, "paper", "demo-paper", "--backend", "process")
+    lines = out.splitlines()
+    assert lines[0] == ("demo-paper/T1: Verified (Gate 2): unsealed empirical repro: series rises with x over 4 seeds "
+                        "(exact Page test p=0.000771605 < 0.05; mean Spearman rho=1 >= 0.8)")
+    assert lines[1].startswith("demo-paper/T2: Inconclusive (Gate 2): unsealed empirical repro: 3 points on 1 seed cannot "
+                               "reach p < 0.05")
+    assert status == 3
+
+
+def test_single_value_claims_never_import_scipy(make_root: RootFactory) -> None:
+    """A cached `verify ci` of formula claims stays as fast as before: scipy is imported only for samples and trends."""
+    import subprocess
+    import sys
+
+    root = make_root()
+    code = ("import sys; from verifier.cli import main; "
+            f"status = main(['--root', {str(root.path)!r}, 'ci', '--backend', 'process']); "
+            "print(status, 'scipy' in sys.modules, 'numpy' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFY_")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=str(Path(__file__).resolve().parent.parent), env=env)
+    assert done.stdout.splitlines()[-1] == "0 False False"
