@@ -134,6 +134,7 @@ class Arm:
     evidence: Evidence
     repro: Repro
     seeds: list[int]
+    multi: bool  # read as per-seed samples (the claim, or this arm, lists seeds)
 
 
 def _evidence_arms(claim: Claim) -> list[Evidence]:
@@ -154,7 +155,7 @@ def arms_of(manifest: LoadedManifest, claim: Claim, *, nonce: str | None = None)
     for role, evidence in zip(roles, _evidence_arms(claim), strict=True):
         repro = manifest.repro(evidence.repro)
         seeds = list(fresh) if fresh is not None else arm_seeds(evidence, claim, repro.seed)
-        out.append(Arm(role, evidence, repro, seeds))
+        out.append(Arm(role, evidence, repro, seeds, multi=is_multi_seed(claim) or bool(evidence.seeds)))
     return out
 
 
@@ -336,7 +337,7 @@ class ClaimJudge:
                 values.append(jsonpointer.resolve_pointer(obtained.results, arm.evidence.output))
             except jsonpointer.JsonPointerException:
                 return f"results.json of repro {arm.repro.id} has no value at {arm.evidence.output or '(root)'}"
-        return values if arm.evidence.seeds or len(arm.seeds) > 1 else values[0]
+        return values if arm.multi or len(arm.seeds) > 1 else values[0]
 
     def _used(self, arms: Mapping[str, Arm], runs: Mapping[RunKey, ObtainedRun]) -> list[ObtainedRun]:
         """The runs the verdict rests on, each once, in plan order (as plans_for lists them)."""
