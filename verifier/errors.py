@@ -7,7 +7,8 @@ one place, prints `verify: error: <diagnostics()>` on one line and exits with
 * 0 everything verified (or nothing to do)
 * 1 a claim was refuted, or a correction chain is broken
 * 2 bad input: nothing was run
-* 3 inconclusive: the repro or the sandbox could not give an answer
+* 3 inconclusive: the repro or the sandbox could not give an answer; also an
+  internal error (any other exception: a bug), which must never read as refuted
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ EXIT_OK = 0
 EXIT_REFUTED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INCONCLUSIVE = 3
+EXIT_INTERNAL = EXIT_INCONCLUSIVE  # no answer was had; a distinct code would be outside the contract's four
 
 
 class VerifierError(Exception):
@@ -28,6 +30,10 @@ class VerifierError(Exception):
     def diagnostics(self) -> str:
         """One line for the user: what is wrong, and where."""
         return str(self).replace("\n", " ")
+
+    def lines(self) -> list[str]:
+        """What the CLI prints, one `verify: error:` line each."""
+        return [self.diagnostics()]
 
 
 class IntakeError(VerifierError):
@@ -83,3 +89,19 @@ class LedgerError(VerifierError):
     """The ledger or artifact store is unreadable or inconsistent."""
 
     exit_status = EXIT_INCONCLUSIVE
+
+
+class ReportedErrors(VerifierError):
+    """Errors a command collected while it went on with the rest (one bad paper among many).
+
+    The command prints its output first and raises this last; the CLI's
+    boundary prints each line as `verify: error: ...` and exits with `exit_status`.
+    """
+
+    def __init__(self, lines: list[str], exit_status: int) -> None:
+        self._lines = [line.replace("\n", " ") for line in lines]
+        self.exit_status = exit_status
+        super().__init__("; ".join(self._lines))
+
+    def lines(self) -> list[str]:
+        return list(self._lines)

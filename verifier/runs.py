@@ -26,7 +26,6 @@ Side effects: writes under the ledger's home; runs repro code in the sandbox.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import threading
 import uuid
@@ -39,6 +38,7 @@ from verifier.errors import IntakeError
 from verifier.ledger import Ledger
 from verifier.manifests import LoadedManifest
 from verifier.models import OutputFile, Repro, RunRecord
+from verifier.safeload import RESULTS_CAPS, load_json
 from verifier.sandbox import (
     Limits,
     RunOutcome,
@@ -153,7 +153,11 @@ class Runner:
     def _results_of(self, record: RunRecord) -> dict[str, Any] | None:
         if record.results_digest is None:
             return None
-        loaded = json.loads(self.ledger.get_bytes(record.results_digest))
+        try:  # stored only if it parsed when the run finished; the caps hold it to that again
+            loaded = load_json(self.ledger.get_bytes(record.results_digest), file="results.json",
+                               caps=RESULTS_CAPS, allow_nonfinite=True)
+        except IntakeError:
+            return None
         return loaded if isinstance(loaded, dict) else None
 
     def execute(self, plan: RunPlan, key: str) -> ObtainedRun:

@@ -1,0 +1,235 @@
+"""Bounded parsing of YAML and JSON that someone else wrote: manifests, records, results.
+
+Everything the host parses passes through `load_yaml` or `load_json` with a
+`Caps`: a size cap (checked before parsing), a depth cap (checked before the
+parser recurses one level further), and a node-count cap (checked before the
+nodes are built). YAML anchors and aliases are refused outright: manifests
+and records have no use for them, and an alias bomb (ten levels of nine
+aliases each) expands to 3.5 billion nodes for whoever walks it. JSON
+duplicate keys are refused too: two readers of the same file must never see
+two different documents.
+
+A refusal is one `IntakeError` naming the file, the position or field, and
+what is wrong (`manifests/x/manifest.yaml: line 3, column 9: anchors and
+aliases are not allowed`). The caller decides what it means: exit 2 for a
+manifest, an inconclusive run for a repro's results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from verifier.errors import IntakeError
+
+if TYPE_CHECKING:
+    from ruamel.yaml.composer import Composer
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Limits on one document: bytes, nesting depth (a top-level mapping is 1) and nodes."""
+
+    max_bytes: int
+    max_depth: int = 64
+    max_nodes: int = 100_000
+
+
+MiB = 1 << 20
+# Pure-Python YAML costs about 35 us per node, so the node cap keeps any manifest under a second
+# of parsing; a real one has about 50 nodes (700 bytes) per claim, so 25,000 nodes is ~500 claims.
+MANIFEST_CAPS = Caps(max_bytes=MiB // 2, max_depth=64, max_nodes=25_000)
+RECORD_CAPS = Caps(max_bytes=64 * 1024, max_depth=32, max_nodes=5_000)
+POLICY_CAPS = Caps(max_bytes=64 * 1024, max_depth=32, max_nodes=5_000)
+# A repro's results: metrics, per-seed series, a few tables (JSON is parsed in C, ~0.1 us per byte).
+RESULTS_CAPS = Caps(max_bytes=16 * MiB, max_depth=64, max_nodes=500_000)
+
+
+def read_capped(path: Path, caps: Caps, *, file: str) -> bytes:
+    """The file's bytes, refusing one over `caps.max_bytes` without reading it all.
+
+    Raises `IntakeError` (field "size") for a file over the cap; `OSError` as `open` does.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(caps.max_bytes + 1)
+        if len(data) > caps.max_bytes:
+            _too_big(os.fstat(handle.fileno()).st_size, caps, file)
+    return data
+
+
+def _too_big(size: int, caps: Caps, file: str) -> None:
+    raise IntakeError(f"{size} bytes, over the limit of {caps.max_bytes} bytes", file=file, field="size")
+
+
+def _decode(raw: bytes, caps: Caps, file: str) -> str:
+    if len(raw) > caps.max_bytes:
+        _too_big(len(raw), caps, file)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise IntakeError(f"not UTF-8 text (byte {e.start})", file=file) from e
+
+
+# --------------------------------------------------------------------------- JSON
+
+# A JSON string (or an unterminated one, up to the end), then the structural bytes. Unrolled
+# and possessive: the scan never backtracks and keeps no stack per escape.
+_TOKEN = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"?|[\[\]{},]', re.DOTALL)
+
+
+def load_json(raw: bytes, *, file: str, caps: Caps, allow_nonfinite: bool = False) -> Any:
+    """Parse JSON bytes within `caps`; duplicate keys are refused.
+
+    The node cap is checked before `json.loads` builds anything, the depth
+    cap as soon as it returns (its C scanner guards its own recursion, and
+    nothing else walks the value before then). With `allow_nonfinite` the
+    literals NaN and Infinity (which Python writes) are read as floats, and
+    a number too large for a float becomes infinite; without it both are refused.
+
+    Raises `IntakeError` (file, position, what) for anything else.
+    """
+    text = _decode(raw, caps, file)
+    # Every value but the top one follows a '[', '{' or ','; counting them in the bytes (strings
+    # included) bounds the nodes from above, and only a count over the cap needs the exact scan.
+    if 1 + raw.count(b"[") + raw.count(b"{") + raw.count(b",") > caps.max_nodes:
+        _locate(raw, caps, file)
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise IntakeError(f"duplicate key {key!r}", file=file)
+            result[key] = value
+        return result
+
+    def no_constants(name: str) -> Any:
+        raise IntakeError(f"{name} is not valid JSON", file=file)
+
+    def finite(literal: str) -> float:
+        value = float(literal)
+        if not math.isfinite(value):
+            raise IntakeError(f"number {literal[:20]} is too large for a float", file=file)
+        return value
+
+    extra: dict[str, Any] = {} if allow_nonfinite else {"parse_constant": no_constants, "parse_float": finite}
+    try:
+        value = json.loads(text, object_pairs_hook=no_duplicates, **extra)
+    except json.JSONDecodeError as e:
+        raise IntakeError(f"not valid JSON: {e.msg}", file=file, field=f"line {e.lineno}, column {e.colno}") from e
+    except ValueError as e:  # an integer over Python's 4300-digit conversion limit
+        raise IntakeError(f"not valid JSON: {str(e).split(';')[0]}", file=file) from e
+    except RecursionError:
+        _locate(raw, caps, file)
+        raise IntakeError(f"nested more than {caps.max_depth} levels deep", file=file) from None
+    if _depth(value) > caps.max_depth:
+        _locate(raw, caps, file)
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply containers nest in parsed JSON (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def _locate(raw: bytes, caps: Caps, file: str) -> None:
+    """Scan the tokens and refuse at the first one past the depth or node cap, naming its position.
+
+    Returns when no cap is passed (strings held the brackets and commas that were counted).
+    """
+    depth, nodes = 0, 1
+    for match in _TOKEN.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth, nodes = depth + 1, nodes + 1
+            if depth > caps.max_depth:
+                _refuse_at(raw, match.start(), f"nested more than {caps.max_depth} levels deep", file)
+        elif token in (b"]", b"}"):
+            depth -= 1
+        elif token == b",":
+            nodes += 1
+        if nodes > caps.max_nodes:
+            _refuse_at(raw, match.start(), f"more than {caps.max_nodes} nodes", file)
+
+
+def _refuse_at(raw: bytes, offset: int, message: str, file: str) -> None:
+    line = raw.count(b"\n", 0, offset) + 1
+    column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+    raise IntakeError(message, file=file, field=f"line {line}, column {column}")
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+def load_yaml(raw: bytes, *, file: str, caps: Caps) -> Any:
+    """Parse YAML 1.2 bytes (UTF-8) within `caps`, with the safe constructor; anchors and aliases are refused.
+
+    Raises `IntakeError` (file, position, what) for anything that does not parse.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    text = _decode(raw, caps, file)
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Composer = _bounded_composer(caps, file)
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = (e.problem or e.context or "syntax error").strip()
+        raise IntakeError(f"invalid YAML{where}: {problem}", file=file) from e
+    except (YAMLError, ValueError, TypeError, OverflowError) as e:
+        # ruamel raises plain ValueError/TypeError for some malformed scalars and tags.
+        first = str(e).splitlines()[0].split(";")[0] if str(e) else type(e).__name__
+        raise IntakeError(f"invalid YAML: {first}", file=file) from e
+
+
+def _bounded_composer(caps: Caps, file: str) -> type[Composer]:
+    """A ruamel Composer that refuses anchors, aliases, and nodes past the depth or node cap.
+
+    The checks run in `compose_node` before it descends, so nothing deeper
+    than the cap is ever composed, constructed or walked.
+    """
+    from ruamel.yaml.composer import Composer
+    from ruamel.yaml.events import AliasEvent, CollectionStartEvent
+
+    class BoundedComposer(Composer):
+        _depth = 0
+        _nodes = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.parser.peek_event()
+            if isinstance(event, AliasEvent) or event.anchor is not None:
+                name = f"*{event.anchor}" if isinstance(event, AliasEvent) else f"&{event.anchor}"
+                self._refuse(event, f"anchors and aliases are not allowed ({name})")
+            self._nodes += 1
+            if self._nodes > caps.max_nodes:
+                self._refuse(event, f"more than {caps.max_nodes} nodes")
+            if not isinstance(event, CollectionStartEvent):
+                return super().compose_node(parent, index)
+            if self._depth >= caps.max_depth:
+                self._refuse(event, f"nested more than {caps.max_depth} levels deep")
+            self._depth += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+        @staticmethod
+        def _refuse(event: Any, message: str) -> None:
+            mark = event.start_mark
+            raise IntakeError(message, file=file, field=f"line {mark.line + 1}, column {mark.column + 1}")
+
+    return BoundedComposer
