@@ -128,6 +128,7 @@ def load_json(raw: bytes, *, file: str, caps: Caps, allow_nonfinite: bool = Fals
         raise IntakeError(f"nested more than {caps.max_depth} levels deep", file=file) from None
     if _depth(value) > caps.max_depth:
         _locate(raw, caps, file)
+    _refuse_surrogates(value, raw, file)
     return value
 
 
@@ -141,6 +142,27 @@ def _depth(value: Any) -> int:
             deepest = max(deepest, level)
             stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
     return deepest
+
+
+# An escape that may name half of a surrogate pair (\ud800, or YAML's \U0000d800); only then is the value walked.
+_SURROGATE_ESCAPE = re.compile(rb"\\(?:u|U0000)[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_surrogates(value: Any, raw: bytes, file: str) -> None:
+    """Refuse a string holding a surrogate code point: it is not Unicode text, and printing or storing it fails later."""
+    if _SURROGATE_ESCAPE.search(raw) is None:
+        return
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            for key, item in node.items():
+                stack.extend([(key, where or "/"), (item, f"{where}/{key}")])
+        elif isinstance(node, list):
+            stack.extend((item, f"{where}/{i}") for i, item in enumerate(node))
+        elif isinstance(node, str) and _SURROGATE.search(node):
+            raise IntakeError("a string holds a surrogate code point (not Unicode text)", file=file, field=where or "/")
 
 
 def _locate(raw: bytes, caps: Caps, file: str) -> None:
@@ -184,7 +206,7 @@ def load_yaml(raw: bytes, *, file: str, caps: Caps) -> Any:
     yaml = YAML(typ="safe", pure=True)
     yaml.Composer = _bounded_composer(caps, file)
     try:
-        return yaml.load(text)
+        value = yaml.load(text)
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -194,6 +216,8 @@ def load_yaml(raw: bytes, *, file: str, caps: Caps) -> Any:
         # ruamel raises plain ValueError/TypeError for some malformed scalars and tags.
         first = str(e).splitlines()[0].split(";")[0] if str(e) else type(e).__name__
         raise IntakeError(f"invalid YAML: {first}", file=file) from e
+    _refuse_surrogates(value, raw, file)
+    return value
 
 
 def _bounded_composer(caps: Caps, file: str) -> type[Composer]:
