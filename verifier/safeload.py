@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Caps:
-    """Limits on one document: bytes, nesting depth (a top-level mapping is 1) and nodes."""
+    """Limits on one document: bytes, nesting depth (a top-level mapping is 1) and nodes (values and keys)."""
 
     max_bytes: int
     max_depth: int = 64
@@ -79,7 +79,7 @@ def _decode(raw: bytes, caps: Caps, file: str) -> str:
 
 # A JSON string (or an unterminated one, up to the end), then the structural bytes. Unrolled
 # and possessive: the scan never backtracks and keeps no stack per escape.
-_TOKEN = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"?|[\[\]{},]', re.DOTALL)
+_TOKEN = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"?|[\[\]{},:]', re.DOTALL)
 
 
 def load_json(raw: bytes, *, file: str, caps: Caps, allow_nonfinite: bool = False) -> Any:
@@ -94,9 +94,9 @@ def load_json(raw: bytes, *, file: str, caps: Caps, allow_nonfinite: bool = Fals
     Raises `IntakeError` (file, position, what) for anything else.
     """
     text = _decode(raw, caps, file)
-    # Every value but the top one follows a '[', '{' or ','; counting them in the bytes (strings
-    # included) bounds the nodes from above, and only a count over the cap needs the exact scan.
-    if 1 + raw.count(b"[") + raw.count(b"{") + raw.count(b",") > caps.max_nodes:
+    # Every node (value or key) but the top one follows a '[', '{', ',' or ':'; counting those bytes
+    # (in strings too) bounds the nodes from above, and only a count over the cap needs the exact scan.
+    if 1 + sum(map(raw.count, (b"[", b"{", b",", b":"))) > caps.max_nodes:
         _locate(raw, caps, file)
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -128,7 +128,8 @@ def load_json(raw: bytes, *, file: str, caps: Caps, allow_nonfinite: bool = Fals
         raise IntakeError(f"nested more than {caps.max_depth} levels deep", file=file) from None
     if _depth(value) > caps.max_depth:
         _locate(raw, caps, file)
-    _refuse_surrogates(value, raw, file)
+    if _SURROGATE_ESCAPE.search(raw) is not None:  # rare: only then is the value walked
+        _check_scalars(value, file, surrogates=True)
     return value
 
 
@@ -144,15 +145,19 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-# An escape that may name half of a surrogate pair (\ud800, or YAML's \U0000d800); only then is the value walked.
+# An escape that may name half of a surrogate pair (\ud800, or YAML's \U0000d800).
 _SURROGATE_ESCAPE = re.compile(rb"\\(?:u|U0000)[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Python will not print an int of more than 4300 digits (sys.int_info.default_max_str_digits);
+# JSON's decimal ints are held to that by `json.loads`, YAML's hex and octal ones are not.
+_MAX_INT_BITS = 14_000
 
 
-def _refuse_surrogates(value: Any, raw: bytes, file: str) -> None:
-    """Refuse a string holding a surrogate code point: it is not Unicode text, and printing or storing it fails later."""
-    if _SURROGATE_ESCAPE.search(raw) is None:
-        return
+def _check_scalars(value: Any, file: str, *, surrogates: bool) -> None:
+    """Refuse an int too long to print, and (if `surrogates`) a string holding a surrogate code point.
+
+    A surrogate is not Unicode text: printing or storing the string fails later.
+    """
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         node, where = stack.pop()
@@ -161,26 +166,33 @@ def _refuse_surrogates(value: Any, raw: bytes, file: str) -> None:
                 stack.extend([(key, where or "/"), (item, f"{where}/{key}")])
         elif isinstance(node, list):
             stack.extend((item, f"{where}/{i}") for i, item in enumerate(node))
-        elif isinstance(node, str) and _SURROGATE.search(node):
+        elif surrogates and isinstance(node, str) and _SURROGATE.search(node):
             raise IntakeError("a string holds a surrogate code point (not Unicode text)", file=file, field=where or "/")
+        elif isinstance(node, int) and node.bit_length() > _MAX_INT_BITS:
+            raise IntakeError("an integer has more than 4300 digits", file=file, field=where or "/")
 
 
 def _locate(raw: bytes, caps: Caps, file: str) -> None:
     """Scan the tokens and refuse at the first one past the depth or node cap, naming its position.
 
-    Returns when no cap is passed (strings held the brackets and commas that were counted).
+    Counts nodes as the YAML side does: every value and every key. Returns
+    when no cap is passed (strings held the brackets, commas and colons that
+    the quick count saw).
     """
-    depth, nodes = 0, 1
+    depth, nodes, opened = 0, 1, -1  # opened: where an open bracket ended, while its first node is unseen
     for match in _TOKEN.finditer(raw):
         token = match.group()
+        if opened >= 0 and not (token in (b"]", b"}") and not raw[opened : match.start()].strip()):
+            nodes += 1  # the first node of a non-empty container
+        opened = -1
         if token in (b"[", b"{"):
-            depth, nodes = depth + 1, nodes + 1
+            depth, opened = depth + 1, match.end()
             if depth > caps.max_depth:
                 _refuse_at(raw, match.start(), f"nested more than {caps.max_depth} levels deep", file)
         elif token in (b"]", b"}"):
             depth -= 1
-        elif token == b",":
-            nodes += 1
+        elif token in (b",", b":"):
+            nodes += 1  # a value or key after a comma; a value after a colon
         if nodes > caps.max_nodes:
             _refuse_at(raw, match.start(), f"more than {caps.max_nodes} nodes", file)
 
@@ -216,7 +228,7 @@ def load_yaml(raw: bytes, *, file: str, caps: Caps) -> Any:
         # ruamel raises plain ValueError/TypeError for some malformed scalars and tags.
         first = str(e).splitlines()[0].split(";")[0] if str(e) else type(e).__name__
         raise IntakeError(f"invalid YAML: {first}", file=file) from e
-    _refuse_surrogates(value, raw, file)
+    _check_scalars(value, file, surrogates=_SURROGATE_ESCAPE.search(raw) is not None)
     return value
 
 
