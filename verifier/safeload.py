@@ -126,23 +126,22 @@ def load_json(raw: bytes, *, file: str, caps: Caps, allow_nonfinite: bool = Fals
     except RecursionError:
         _locate(raw, caps, file)
         raise IntakeError(f"nested more than {caps.max_depth} levels deep", file=file) from None
-    if _depth(value) > caps.max_depth:
+    if _depth(value, caps.max_depth) > caps.max_depth:
         _locate(raw, caps, file)
     if _SURROGATE_ESCAPE.search(raw) is not None:  # rare: only then is the value walked
         _check_scalars(value, file, surrogates=True)
     return value
 
 
-def _depth(value: Any) -> int:
-    """How deeply containers nest in parsed JSON (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        if children is not None:
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
-    return deepest
+def _depth(value: Any, cap: int) -> int:
+    """How deeply containers nest in parsed JSON (a scalar is 0), level by level; stops past `cap`."""
+    depth, frontier = 0, [value]
+    while True:
+        containers = [node for node in frontier if isinstance(node, dict | list)]
+        if not containers or depth > cap:
+            return depth
+        depth += 1
+        frontier = [child for node in containers for child in (node.values() if isinstance(node, dict) else node)]
 
 
 # An escape that may name half of a surrogate pair (\ud800, or YAML's \U0000d800).
