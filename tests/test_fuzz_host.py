@@ -6,7 +6,8 @@ a repro's results.json), within 2 s of CPU and 200 MB of Python heap. The
 corpus runs in subprocesses (`tests/fuzz_targets.py`), so a hang or a
 blow-up fails the test instead of taking pytest down, and each input is
 measured on its own. CPU time rather than wall time is the budget: CI
-machines are shared, and wall time there measures the neighbours.
+machines are shared, and wall time there measures the neighbours (the
+hypothesis tests have no wall-clock deadline for the same reason).
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ EXPECT = {
     ("manifest", "nan-infinity.json"): "NaN is not valid JSON",
     ("manifest", "nan-infinity.yaml"): "NaN and infinity are not allowed",
     ("manifest", "huge-float.json"): "too large for a float",
-    ("manifest", "huge-hex-int.yaml.gz"): "an integer has more than 4300 digits",
+    ("manifest", "huge-hex-int.yaml.gz"): "/v: an integer is outside +-(2**53 - 1)",
+    ("manifest", "big-int-2p64.json"): "/v: an integer is outside +-(2**53 - 1)",
+    ("results", "big-int-2p64.json"): "",
     ("manifest", "duplicate-keys.json"): "duplicate key 'v'",
     ("manifest", "duplicate-keys.yaml"): 'found duplicate key "v"',
     ("manifest", "invalid-utf8-ff.json"): "not UTF-8 text (byte 7)",
@@ -209,18 +212,28 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b) and type(a) is type(b)
 
 
+def ints_of(value: Any) -> list[int]:
+    if isinstance(value, dict | list):
+        return [i for child in (value.values() if isinstance(value, dict) else value) for i in ints_of(child)]
+    return [value] if isinstance(value, int) and not isinstance(value, bool) else []
+
+
 def _expect_caps(tree: Any, loaded: Any | IntakeError) -> None:
     over = depth_of(tree) > SMALL.max_depth or nodes_of(tree) > SMALL.max_nodes
+    inexact = any(abs(i) >= 2**53 for i in ints_of(tree))
     if isinstance(loaded, IntakeError):
-        assert over, loaded.diagnostics()
-        assert "nested more than" in loaded.message or "more than 40 nodes" in loaded.message
-        assert loaded.field is not None and loaded.field.startswith("line ")
+        assert over or inexact, loaded.diagnostics()
+        if over:
+            assert "nested more than" in loaded.message or "more than 40 nodes" in loaded.message
+            assert loaded.field is not None and loaded.field.startswith("line ")
+        else:
+            assert loaded.message == "an integer is outside +-(2**53 - 1)"
     else:
         assert not over
         assert _same(loaded, tree)
 
 
-@settings(max_examples=300, deadline=2000)
+@settings(max_examples=300, deadline=None)
 @given(tree=trees, indent=st.sampled_from([None, 1]))
 def test_json_within_caps_round_trips_and_over_caps_is_refused_exactly(tree: Any, indent: int | None) -> None:
     raw = json.dumps(tree, indent=indent, ensure_ascii=False).encode()
@@ -231,7 +244,7 @@ def test_json_within_caps_round_trips_and_over_caps_is_refused_exactly(tree: Any
     _expect_caps(tree, loaded)
 
 
-@settings(max_examples=150, deadline=2000)
+@settings(max_examples=150, deadline=None)
 @given(tree=trees, flow=st.booleans())
 def test_yaml_within_caps_round_trips_and_over_caps_is_refused_exactly(tree: Any, flow: bool) -> None:
     import io
@@ -251,7 +264,9 @@ def test_yaml_within_caps_round_trips_and_over_caps_is_refused_exactly(tree: Any
 
 
 def _holds_the_contract(target: str, raw: bytes) -> None:
+    started = time.process_time()
     outcome: Outcome = TARGETS[target](raw)  # anything other than an Outcome escaping is a crash
+    assert time.process_time() - started < CPU_BUDGET_S
     if outcome.outcome == "refused":
         assert outcome.status == REFUSED_STATUS[target]
         assert outcome.line and "\n" not in outcome.line
@@ -278,7 +293,7 @@ def mutated_seeds(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(target=st.sampled_from(sorted(TARGETS)), raw=mutated_seeds() | st.binary(max_size=300))
 def test_mutated_and_random_bytes_hold_the_contract(target: str, raw: bytes) -> None:
     _holds_the_contract(target, raw)

@@ -38,6 +38,9 @@ class Caps:
     max_bytes: int
     max_depth: int = 64
     max_nodes: int = 100_000
+    # Integers beyond +-(2**53 - 1) are not exact as JSON numbers, and canonical JSON (RFC 8785,
+    # which run keys and digests use) refuses them; None allows any an int can print.
+    int_bits: int | None = 53
 
 
 MiB = 1 << 20
@@ -47,7 +50,7 @@ MANIFEST_CAPS = Caps(max_bytes=MiB // 2, max_depth=64, max_nodes=25_000)
 RECORD_CAPS = Caps(max_bytes=64 * 1024, max_depth=32, max_nodes=5_000)
 POLICY_CAPS = Caps(max_bytes=64 * 1024, max_depth=32, max_nodes=5_000)
 # A repro's results: metrics, per-seed series, a few tables (JSON is parsed in C, ~0.1 us per byte).
-RESULTS_CAPS = Caps(max_bytes=16 * MiB, max_depth=64, max_nodes=500_000)
+RESULTS_CAPS = Caps(max_bytes=16 * MiB, max_depth=64, max_nodes=500_000, int_bits=None)
 
 
 def read_capped(path: Path, caps: Caps, *, file: str) -> bytes:
@@ -128,8 +131,9 @@ def load_json(raw: bytes, *, file: str, caps: Caps, allow_nonfinite: bool = Fals
         raise IntakeError(f"nested more than {caps.max_depth} levels deep", file=file) from None
     if _depth(value, caps.max_depth) > caps.max_depth:
         _locate(raw, caps, file)
-    if _SURROGATE_ESCAPE.search(raw) is not None:  # rare: only then is the value walked
-        _check_scalars(value, file, surrogates=True)
+    surrogates = _SURROGATE_ESCAPE.search(raw) is not None
+    if surrogates or (caps.int_bits is not None and _long_digits(caps.int_bits).search(raw)):  # rare: then walk
+        _check_scalars(value, file, caps, surrogates=surrogates)
     return value
 
 
@@ -152,11 +156,17 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_INT_BITS = 14_000
 
 
-def _check_scalars(value: Any, file: str, *, surrogates: bool) -> None:
-    """Refuse an int too long to print, and (if `surrogates`) a string holding a surrogate code point.
+def _long_digits(bits: int) -> re.Pattern[bytes]:
+    """A run of as many digits as 2**bits has: no int written with fewer digits can exceed it."""
+    return re.compile(rb"[0-9]{%d}" % len(str(1 << bits)))
 
-    A surrogate is not Unicode text: printing or storing the string fails later.
+
+def _check_scalars(value: Any, file: str, caps: Caps, *, surrogates: bool) -> None:
+    """Refuse an int over `caps.int_bits` (or too long to print), and (if `surrogates`) a string holding a surrogate.
+
+    A surrogate code point is not Unicode text: printing or storing the string fails later.
     """
+    int_bits = _MAX_INT_BITS if caps.int_bits is None else caps.int_bits
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         node, where = stack.pop()
@@ -167,8 +177,9 @@ def _check_scalars(value: Any, file: str, *, surrogates: bool) -> None:
             stack.extend((item, f"{where}/{i}") for i, item in enumerate(node))
         elif surrogates and isinstance(node, str) and _SURROGATE.search(node):
             raise IntakeError("a string holds a surrogate code point (not Unicode text)", file=file, field=where or "/")
-        elif isinstance(node, int) and node.bit_length() > _MAX_INT_BITS:
-            raise IntakeError("an integer has more than 4300 digits", file=file, field=where or "/")
+        elif isinstance(node, int) and not isinstance(node, bool) and node.bit_length() > int_bits:
+            what = "has more than 4300 digits" if caps.int_bits is None else f"is outside +-(2**{int_bits} - 1)"
+            raise IntakeError(f"an integer {what}", file=file, field=where or "/")
 
 
 def _locate(raw: bytes, caps: Caps, file: str) -> None:
@@ -227,7 +238,7 @@ def load_yaml(raw: bytes, *, file: str, caps: Caps) -> Any:
         # ruamel raises plain ValueError/TypeError for some malformed scalars and tags.
         first = str(e).splitlines()[0].split(";")[0] if str(e) else type(e).__name__
         raise IntakeError(f"invalid YAML: {first}", file=file) from e
-    _check_scalars(value, file, surrogates=_SURROGATE_ESCAPE.search(raw) is not None)
+    _check_scalars(value, file, caps, surrogates=_SURROGATE_ESCAPE.search(raw) is not None)
     return value
 
 
