@@ -109,3 +109,19 @@ def test_verbose_crash_shows_the_traceback_and_keeps_the_status(make_root: RootF
     assert done.returncode in (2, 3), done.stderr
     assert "Traceback (most recent call last)" in done.stderr
     assert done.stderr.rstrip().splitlines()[-1].startswith(("verify: internal error: ", "verify: error: "))
+
+
+@pytest.mark.parametrize(("target", "words"), [
+    ("/dev/zero", "unknown paper"),  # not a regular file
+    ("/etc/passwd", "path 'manifests/demo-paper/manifest.yaml' leaves the verification root"),
+])
+def test_a_manifest_symlinked_out_of_the_root_is_refused(
+    make_root: RootFactory, capsys: pytest.CaptureFixture[str], target: str, words: str
+) -> None:
+    root = make_root(seal=False)
+    manifest = root.path / "manifests" / "demo-paper" / "manifest.yaml"
+    manifest.unlink()
+    manifest.symlink_to(target)
+    assert main(["--root", str(root.path), "validate", "demo-paper"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and words in err[0], err

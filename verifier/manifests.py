@@ -85,7 +85,8 @@ def load_manifest(
     """
     path = root.manifest_path(paper_id)
     shown = root.relative(path)
-    # (1): read and parse
+    # (1): read and parse; a manifest symlinked out of the root would put a host file's lines in errors
+    root.resolve_inside(shown, file=Path(shown), field="")
     raw = _read(path, shown)
     document = parse_document(raw, shown)
     # (2)+(3): the published schema, then the model's cross-field rules

@@ -1,9 +1,11 @@
 """Bounded parsing of YAML and JSON that someone else wrote: manifests, records, results.
 
 Everything the host parses passes through `load_yaml` or `load_json` with a
-`Caps`: a size cap (checked before parsing), a depth cap (checked before the
-parser recurses one level further), and a node-count cap (checked before the
-nodes are built). YAML anchors and aliases are refused outright: manifests
+`Caps`: a size cap (checked before parsing), a depth cap and a node-count
+cap. YAML's are checked in the composer before it descends or builds a node;
+JSON's node count is checked on the bytes before `json.loads` builds
+anything, and its depth as soon as the C scanner (which guards its own
+recursion, whatever the input) returns, before anything walks the value. YAML anchors and aliases are refused outright: manifests
 and records have no use for them, and an alias bomb (ten levels of nine
 aliases each) expands to 3.5 billion nodes for whoever walks it. JSON
 duplicate keys are refused too: two readers of the same file must never see
@@ -66,7 +68,9 @@ def read_capped(path: Path, caps: Caps, *, file: str) -> bytes:
 
 
 def _too_big(size: int, caps: Caps, file: str) -> None:
-    raise IntakeError(f"{size} bytes, over the limit of {caps.max_bytes} bytes", file=file, field="size")
+    # A device or a pipe reports no size: say only that it is over.
+    what = f"{size} bytes" if size > caps.max_bytes else "more bytes than that"
+    raise IntakeError(f"{what}, over the limit of {caps.max_bytes} bytes", file=file, field="size")
 
 
 def _decode(raw: bytes, caps: Caps, file: str) -> str:
