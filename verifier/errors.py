@@ -1,8 +1,8 @@
 """One error hierarchy whose classes carry the contract's exit status.
 
-Every failure that reaches a user is a `VerifierError`: `cli.py` catches it in
-one place, prints `verify: error: <diagnostics()>` on one line and exits with
-`exit_status`. The statuses are those of CONTRACT.md:
+Every failure that reaches a user is a `VerifierError`: `verifier.cli.main`
+catches it in one place, prints `verify: error: <line>` for each of its
+`lines()` and exits with `exit_status`. The statuses are those of CONTRACT.md:
 
 * 0 everything verified (or nothing to do)
 * 1 a claim was refuted, or a correction chain is broken
