@@ -22,6 +22,18 @@ EXIT_INCONCLUSIVE = 3
 EXIT_INTERNAL = EXIT_INCONCLUSIVE  # no answer was had; a distinct code would be outside the contract's four
 
 
+def one_line(text: str) -> str:
+    """`text` as one printable line: a newline becomes a space, any other control or separator an escape.
+
+    Messages quote what a hostile file holds; a raw carriage return, escape
+    sequence or line separator could forge or hide lines in a CI log.
+    """
+    text = text.replace("\n", " ")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class VerifierError(Exception):
     """Base of every error the toolkit raises on purpose."""
 
@@ -29,7 +41,7 @@ class VerifierError(Exception):
 
     def diagnostics(self) -> str:
         """One line for the user: what is wrong, and where."""
-        return str(self).replace("\n", " ")
+        return one_line(str(self))
 
     def lines(self) -> list[str]:
         """What the CLI prints, one `verify: error:` line each."""
@@ -56,7 +68,7 @@ class IntakeError(VerifierError):
         if self.field:
             where = f"{where}: {self.field}" if where else self.field
         text = f"{where}: {self.message}" if where else self.message
-        return text.replace("\n", " ")
+        return one_line(text)
 
 
 class UsageError(VerifierError):
@@ -99,7 +111,7 @@ class ReportedErrors(VerifierError):
     """
 
     def __init__(self, lines: list[str], exit_status: int) -> None:
-        self._lines = [line.replace("\n", " ") for line in lines]
+        self._lines = [one_line(line) for line in lines]
         self.exit_status = exit_status
         super().__init__("; ".join(self._lines))
 

@@ -33,7 +33,7 @@ import click
 
 from verifier import __version__
 from verifier.cli.common import AppContext
-from verifier.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, VerifierError
+from verifier.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, VerifierError, one_line
 
 # name -> "module:attribute"; imported lazily (hatch and click's LazyGroup pattern).
 COMMAND_FOR_NAME: dict[str, str] = {
@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None, *, group: click.Group = cli) -> int:
 def internal_error_text(error: BaseException) -> str:
     """`Type: first line of the message`, one line, at most 300 characters."""
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    text = one_line(f"{type(error).__name__}: {message}" if message else type(error).__name__)
     return text if len(text) <= 300 else text[:297] + "..."
 
 
