@@ -125,3 +125,17 @@ def test_a_manifest_symlinked_out_of_the_root_is_refused(
     assert main(["--root", str(root.path), "validate", "demo-paper"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and words in err[0], err
+
+
+@needs_bwrap
+@pytest.mark.bwrap
+def test_a_repro_cannot_forge_log_lines(make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    """A string result quoted in the verdict line stays on that line: no `::error::` workflow command, no escapes."""
+    body = ('import json, os, pathlib\npathlib.Path(os.environ["REPRO_OUT"], "results.json").write_text('
+            'json.dumps({"learning_rate": "x\\n::error::forged\\r\\u001b[31mred\\u2028"}))\n')
+    root = _root_with_repro(make_root, body)
+    status = main(["--root", str(root), "claim", "demo-paper/C1", "--backend", "bwrap"])
+    out = capsys.readouterr().out
+    assert status == 3
+    assert len(out.splitlines()) == 1 and out.rstrip("\n").isprintable(), repr(out)
+    assert not any(line.startswith("::") for line in out.splitlines())

@@ -10,7 +10,7 @@ import click
 
 from verifier.cli.common import AppContext, backend_option, emit_json, json_option, no_cache_option
 from verifier.cli.progress import observer_for
-from verifier.errors import IntakeError, ReportedErrors
+from verifier.errors import IntakeError, ReportedErrors, one_line
 from verifier.executor import Options, Session, verify_claims
 from verifier.gates import line
 from verifier.manifests import split_claim_id
@@ -85,7 +85,7 @@ def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache:
     if outcome.intake.ok and as_json:  # else `_finish` reports the intake error
         emit_json(outcome.verdicts[0].model_dump(mode="json"))
     elif outcome.intake.ok:
-        click.echo(line(outcome.verdicts[0]))
+        click.echo(one_line(line(outcome.verdicts[0])))  # the reason may quote a repro's output
     if nonce is not None and outcome.intake.ok:
         click.echo(f"replication nonce: {nonce} (re-run these seeds with --replicate-nonce {nonce})", err=True)
     _finish(session, strict=strict)
@@ -147,7 +147,7 @@ def _print_session(session: Session, *, as_json: bool) -> None:
             click.echo(f"{outcome.paper}: invalid")  # `_finish` reports the error itself
             continue
         for verdict in outcome.verdicts:
-            click.echo(f"{verdict.claim}: {line(verdict)}")
+            click.echo(one_line(f"{verdict.claim}: {line(verdict)}"))
         if outcome.verdict is not None and outcome.quality is not None:
             q = outcome.quality
             click.echo(f"{outcome.paper}: {outcome.verdict.status} (level {q.verification_level}, tier {q.tier})")
@@ -208,7 +208,7 @@ def history(app: AppContext, claim_id: str, as_json: bool, limit: int) -> None:
         emit_json(report)
         return
     for entry in report["verdicts"]:
-        click.echo(f"{entry['evaluated']}  {entry['status']:<12} {entry['line']}")
+        click.echo(one_line(f"{entry['evaluated']}  {entry['status']:<12} {entry['line']}"))
     passed = report["last_passed"]
     click.echo(f"last passed: {passed or 'never'}")
     for change in report["changed_since_pass"]:
