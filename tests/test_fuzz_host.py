@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 
 from tests.conftest import RootFactory
@@ -250,12 +250,17 @@ def test_yaml_within_caps_round_trips_and_over_caps_is_refused_exactly(tree: Any
     import io
 
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = flow
     yaml.representer.ignore_aliases = lambda *_: True
     buffer = io.StringIO()
     yaml.dump(tree, buffer)
+    try:  # ruamel's emitter writes a few keys (`{:/: null}` in flow style) that its own parser rejects
+        assume(_same(YAML(typ="safe", pure=True).load(buffer.getvalue()), tree))
+    except YAMLError:
+        reject()
     try:
         loaded: Any = load_yaml(buffer.getvalue().encode(), file="t.yaml", caps=SMALL)
     except IntakeError as e:
