@@ -61,7 +61,12 @@ def read_capped(path: Path, caps: Caps, *, file: str) -> bytes:
     Raises `IntakeError` (field "size") for a file over the cap; `OSError` as `open` does.
     """
     with path.open("rb") as handle:
-        data = handle.read(caps.max_bytes + 1)
+        size = os.fstat(handle.fileno()).st_size  # 0 for a device or pipe: then read up to the cap
+        if size > caps.max_bytes:
+            _too_big(size, caps, file)
+        data = handle.read((size or caps.max_bytes) + 1)  # read(n) allocates n bytes first
+        if len(data) > size:  # not a regular file, or it grew since fstat
+            data += handle.read(caps.max_bytes + 1 - len(data))
         if len(data) > caps.max_bytes:
             _too_big(os.fstat(handle.fileno()).st_size, caps, file)
     return data
@@ -69,8 +74,8 @@ def read_capped(path: Path, caps: Caps, *, file: str) -> bytes:
 
 def _too_big(size: int, caps: Caps, file: str) -> None:
     # A device or a pipe reports no size: say only that it is over.
-    what = f"{size} bytes" if size > caps.max_bytes else "more bytes than that"
-    raise IntakeError(f"{what}, over the limit of {caps.max_bytes} bytes", file=file, field="size")
+    what = f"{size} bytes, over" if size > caps.max_bytes else "over"
+    raise IntakeError(f"{what} the limit of {caps.max_bytes} bytes", file=file, field="size")
 
 
 def _decode(raw: bytes, caps: Caps, file: str) -> str:
