@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,11 +62,13 @@ def read_capped(path: Path, caps: Caps, *, file: str) -> bytes:
     Raises `IntakeError` (field "size") for a file over the cap; `OSError` as `open` does.
     """
     with path.open("rb") as handle:
-        size = os.fstat(handle.fileno()).st_size  # 0 for a device or pipe: then read up to the cap
-        if size > caps.max_bytes:
-            _too_big(size, caps, file)
-        data = handle.read((size or caps.max_bytes) + 1)  # read(n) allocates n bytes first
-        if len(data) > size:  # not a regular file, or it grew since fstat
+        info = os.fstat(handle.fileno())
+        if info.st_size > caps.max_bytes:
+            _too_big(info.st_size, caps, file)
+        # read(n) allocates n bytes first; a device or pipe has no size, so it gets the cap
+        size = info.st_size if stat.S_ISREG(info.st_mode) else caps.max_bytes
+        data = handle.read(size + 1)
+        if len(data) > size:  # it grew since fstat
             data += handle.read(caps.max_bytes + 1 - len(data))
         if len(data) > caps.max_bytes:
             _too_big(os.fstat(handle.fileno()).st_size, caps, file)
