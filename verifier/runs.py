@@ -40,7 +40,6 @@ from verifier.manifests import LoadedManifest
 from verifier.models import OutputFile, Repro, RunRecord
 from verifier.safeload import RESULTS_CAPS, load_json
 from verifier.sandbox import (
-    Limits,
     RunOutcome,
     Sandbox,
     SandboxRequest,
@@ -79,21 +78,13 @@ def request_for(plan: RunPlan, *, out_dir: Path, log_dir: Path) -> SandboxReques
     """The sandbox request of a plan (paths of outputs and logs as given)."""
     repro = plan.repro
     inputs = plan.manifest.inputs[repro.id]
-    limits = repro.limits
     return SandboxRequest(
         bundle=plan.manifest.bundles[repro.id],
         entrypoint=tuple(repro.entrypoint),
         params=repro.params,
         inputs=tuple((inputs[item.path], item.path) for item in repro.inputs),
         seed=plan.seed,
-        limits=Limits(
-            timeout_s=limits.timeout_s,
-            memory_mb=limits.memory_mb,
-            cpus=limits.cpus,
-            gpus=limits.gpus,
-            max_procs=limits.max_procs,
-            max_output_mb=limits.max_output_mb,
-        ),
+        limits=repro.limits,
         out_dir=out_dir,
         log_dir=log_dir,
         image=repro.image,

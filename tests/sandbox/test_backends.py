@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from verifier import models
 from verifier.errors import SandboxError, SandboxUnavailableError, UsageError
 from verifier.sandbox import BACKEND_FOR_NAME, judge_outcome, seccomp, select_backend
 from verifier.sandbox import fingerprint as fp
@@ -22,6 +23,7 @@ from verifier.sandbox.base import Limits, SandboxRequest
 from verifier.sandbox.bwrap import BwrapSandbox, bwrap_argv, input_target, python_prefixes
 from verifier.sandbox.cgroup import RunCgroup, owner_alive
 from verifier.sandbox.docker import DockerSandbox, hardened_profile
+from verifier.sandbox.launch import Slot
 from verifier.sandbox.process import UnsafeProcessSandbox
 from verifier.sandbox.supervise import (
     EOF_GRACE_S,
@@ -35,12 +37,13 @@ MakeRequest = Callable[..., SandboxRequest]
 
 
 class TestLimits:
-    def test_from_mapping_keeps_known_keys(self) -> None:
-        limits = Limits.from_mapping({"timeout_s": 60, "memory_mb": 1024, "cpus": 2, "gpus": 0, "x": 1})
-        assert limits == Limits(timeout_s=60, memory_mb=1024, cpus=2, gpus=0)
-
-    def test_from_none_is_default(self) -> None:
-        assert Limits.from_mapping(None) == Limits()
+    def test_one_limits_type(self) -> None:
+        # The manifest's validated limits are what the sandbox runs with: no copy, no second type.
+        assert Limits is models.Limits
+        limits = models.Repro.model_validate(
+            {"id": "R", "bundle": "b", "entrypoint": ["python"], "limits": {"timeout_s": 60, "cpus": 2}}
+        ).limits
+        assert (limits.timeout_s, limits.cpus, limits.memory_mb) == (60, 2, 2048)
 
 
 class TestRegistry:
@@ -193,8 +196,8 @@ class TestSupervision:
         # The repro exits at once but leaves a child that keeps stdout open.
         argv = ["/bin/sh", "-c", "sleep 30 & echo started"]
         t0 = time.monotonic()
-        raw = supervise(argv, env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path, limits=Limits(timeout_s=20),
-                        log_dir=tmp_path / "logs")
+        slot = Slot.spawn(argv, env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path)
+        raw = supervise(slot, limits=Limits(timeout_s=20), log_dir=tmp_path / "logs", max_log_bytes=1000)
         assert time.monotonic() - t0 < EOF_GRACE_S + 2
         assert raw.exit_code == 0 and not raw.timed_out
         assert (tmp_path / "logs" / "stdout.log").read_text() == "started\n"

@@ -35,6 +35,7 @@ import os
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from verifier.sandbox.base import (
     STDERR_LOG,
     STDOUT_LOG,
     WORK_DIR,
+    RunFacts,
     Sandbox,
     SandboxRequest,
     SandboxResult,
@@ -274,7 +276,7 @@ class DockerSandbox(Sandbox):
             # Bound the engine's own copy of the output on disk too (we read
             # the output live through attach, see _Pump).
             log_config=docker.types.LogConfig(
-                type="json-file", config={"max-size": f"{max(64, 2 * limits.max_log_bytes // 1024)}k"}
+                type="json-file", config={"max-size": f"{max(64, 2 * request.max_log_bytes // 1024)}k"}
             ),
         )
 
@@ -312,14 +314,14 @@ class DockerSandbox(Sandbox):
                     container.remove(force=True)
             full = area_full(area, mounted, limits.max_output_mb)
             problem = export_outputs(area, request.out_dir)
-        if full and facts["limit"] is None:
-            facts["limit"] = "output"
-        return SandboxResult(
-            backend=self.name, sealed=self.sealed, image_digest=image.id, limits=limits,
-            output_problem=problem, **facts,
+        if full and facts.limit is None:
+            facts = replace(facts, limit="output")
+        return SandboxResult.of(
+            facts, backend=self.name, sealed=self.sealed, image_digest=image.id, limits=limits,
+            output_problem=problem,
         )
 
-    def _execute(self, container: Container, request: SandboxRequest) -> dict[str, Any]:
+    def _execute(self, container: Container, request: SandboxRequest) -> RunFacts:
         """Start, wait (killing on timeout), collect logs and state; the result's fields."""
         limits = request.limits
         done = threading.Event()
@@ -328,7 +330,7 @@ class DockerSandbox(Sandbox):
         started, t0 = datetime.now(UTC), time.monotonic()
         try:
             # Attach before start, so that no output is missed; we cap it ourselves.
-            pump = _Pump(container, request.log_dir, limits.max_log_bytes)
+            pump = _Pump(container, request.log_dir, request.max_log_bytes)
             container.start()
         except _sdk().errors.APIError as e:
             if not _entrypoint_missing(e):
@@ -360,13 +362,13 @@ class DockerSandbox(Sandbox):
         # container, so a SIGKILL we did not send is taken as the OOM killer's.
         if state.get("OOMKilled") or watch.memory_hit or (signal == 9 and not timed_out):
             limit = "memory"
-        return {
-            "exit_code": None if signal is not None else code, "signal": signal,
-            "timed_out": timed_out, "limit": limit, "started": started, "ended": ended,
-            "duration_s": duration, "peak_memory_kb": watch.peak_kb, "cpu_time_s": watch.cpu_s,
-            "stdout_path": request.log_dir / STDOUT_LOG, "stderr_path": request.log_dir / STDERR_LOG,
-            "stdout_truncated": out_trunc, "stderr_truncated": err_trunc,
-        }
+        return RunFacts(
+            exit_code=None if signal is not None else code, signal=signal,
+            timed_out=timed_out, limit=limit, started=started, ended=ended,
+            duration_s=duration, peak_memory_kb=watch.peak_kb, cpu_time_s=watch.cpu_s,
+            stdout_path=request.log_dir / STDOUT_LOG, stderr_path=request.log_dir / STDERR_LOG,
+            stdout_truncated=out_trunc, stderr_truncated=err_trunc,
+        )
 
 
 def _entrypoint_missing(error: Exception) -> bool:
@@ -378,17 +380,17 @@ def _entrypoint_missing(error: Exception) -> bool:
     return "executable file not found" in text or "no such file or directory" in text
 
 
-def _not_started(request: SandboxRequest, started: datetime, t0: float, message: str) -> dict[str, Any]:
-    """The result fields of a container whose entrypoint could not be executed."""
+def _not_started(request: SandboxRequest, started: datetime, t0: float, message: str) -> RunFacts:
+    """The facts of a container whose entrypoint could not be executed."""
     stdout, stderr = request.log_dir / STDOUT_LOG, request.log_dir / STDERR_LOG
     stdout.write_bytes(b"")
     stderr.write_text(f"cannot execute the entrypoint: {message}\n")
-    return {
-        "exit_code": 127, "signal": None, "timed_out": False, "limit": None, "started": started,
-        "ended": datetime.now(UTC), "duration_s": time.monotonic() - t0, "peak_memory_kb": None,
-        "cpu_time_s": None, "stdout_path": stdout, "stderr_path": stderr,
-        "stdout_truncated": False, "stderr_truncated": False,
-    }
+    return RunFacts(
+        exit_code=127, signal=None, timed_out=False, limit=None, started=started,
+        ended=datetime.now(UTC), duration_s=time.monotonic() - t0, peak_memory_kb=None,
+        cpu_time_s=None, stdout_path=stdout, stderr_path=stderr,
+        stdout_truncated=False, stderr_truncated=False,
+    )
 
 
 class _Pump:

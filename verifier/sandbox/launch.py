@@ -1,0 +1,231 @@
+"""Launch slots: a confined process waiting to run a command, made ahead of the run.
+
+Putting a process into a v1 cgroup costs a synchronize_rcu() in the kernel
+(the first write to `cgroup.procs` takes `cgroup_threadgroup_rwsem` for
+writing): 8-23 ms of wall time here, almost no CPU. A `Slot` pays it (and the
+cgroup's mkdir and the shim's fork/exec) before the run is asked for: a
+`/bin/sh` shim is started in its own session, put into a fresh cgroup, and
+blocks on its stdin until `go()`, which sets the run's limits and lets it exec
+the command. A `WarmPool` keeps one slot ready and refills it in the
+background while the current run works, so a run finds its slot made.
+
+A command known only at run time reaches a slot through a memfd (bwrap
+reads its arguments with `--args FD`); see `bwrap.py`.
+
+Side effects: spawns the shim, creates and removes cgroups (`cgroup.py`);
+closes idle slots at exit (a shim whose stdin closes exits 125 without
+running anything, so a slot never outlives the verifier).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import resource
+import shlex
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from verifier.models import Limits
+from verifier.sandbox.cgroup import RunCgroup
+
+MB = 1024 * 1024
+
+# The command starts behind this shim, which waits on its stdin until the parent has
+# set its limits, then execs the real command. The parent thus confines the child
+# before it can fork, without a `preexec_fn` (which forces fork() over vfork() and
+# cost 6-15 ms per run here).
+SHIM = ("/bin/sh", "-c", 'read _ || exit 125; exec "$@" </dev/null', "verify-shim")
+# The same, for a slot made before its command is known: the first line on stdin is the
+# rest of the command, shell-quoted (`shlex.join`), appended to the shim's own arguments.
+LATE_SHIM = ("/bin/sh", "-c", 'read -r c || exit 125; eval "exec \\"\\$@\\" $c" </dev/null', "verify-shim")
+
+
+@dataclass
+class Slot:
+    """A shim in its own session (and cgroup, when one can be made), waiting for `go()`.
+
+    `fds` are descriptors the child inherited, by role (e.g. "args",
+    "seccomp"); the parent's copies are closed by `go()` or `discard()`.
+    """
+
+    proc: subprocess.Popen[bytes]
+    group: RunCgroup | None
+    go_fd: int
+    fds: dict[str, int] = field(default_factory=dict)
+    late: bool = False
+
+    @classmethod
+    def spawn(
+        cls, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, fds: Mapping[str, int] | None = None,
+        late: bool = False,
+    ) -> Slot:
+        """Start `argv` behind the shim, in a new cgroup. Raises `OSError` if it cannot start.
+
+        `late`: the rest of the command comes with `go()` (see `LATE_SHIM`).
+        """
+        fds = dict(fds or {})
+        group = RunCgroup.create()
+        go_read, go_write = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [*(LATE_SHIM if late else SHIM), *argv], env=dict(env), cwd=cwd, stdin=go_read,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                close_fds=True, pass_fds=tuple(fds.values()),
+            )
+        except BaseException:
+            os.close(go_write)
+            _close_all(fds)
+            if group is not None:
+                group.close()
+            raise
+        finally:
+            os.close(go_read)
+        slot = cls(proc, group, go_write, fds, late)
+        if group is not None:
+            try:
+                group.attach(proc.pid)
+            except BaseException:
+                slot.discard()
+                raise
+        return slot
+
+    def go(self, limits: Limits, rest: Sequence[str] = ()) -> None:
+        """Set the run's limits on the waiting child, then let it exec its command (plus `rest`).
+
+        `rest` needs a `late` slot and must hold no newline (see `one_line`).
+
+        RLIMIT_FSIZE caps any single file at the output cap; RLIMIT_CORE=0
+        keeps core dumps from being written. Without a cgroup, memory falls
+        back to RLIMIT_AS and processes to RLIMIT_NPROC (not enforced for
+        root: see setrlimit(2)). rlimits are inherited across exec and fork.
+        Raises `OSError` when the limits cannot be set (the slot is then discarded).
+        """
+        pid = self.proc.pid
+        try:
+            fsize = (limits.max_output_mb + 1) * MB
+            resource.prlimit(pid, resource.RLIMIT_CORE, (0, 0))
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (fsize, fsize))
+            if self.group is not None:
+                self.group.set_limits(
+                    memory_mb=limits.memory_mb, max_procs=limits.max_procs, cpus=float(limits.cpus)
+                )
+            else:
+                _rlimit_fallback(pid, limits)
+        except BaseException:
+            self.discard()
+            raise
+        if rest and not (self.late and one_line(rest)):
+            self.discard()
+            raise ValueError("a slot takes the rest of its command only when late, and on one line")
+        _close_all(self.fds)
+        os.write(self.go_fd, (shlex.join(rest) if self.late else "go").encode() + b"\n")
+        os.close(self.go_fd)
+        self.go_fd = -1
+
+    def discard(self) -> None:
+        """Stop the slot without running anything: the shim sees EOF and exits."""
+        if self.go_fd >= 0:
+            os.close(self.go_fd)
+            self.go_fd = -1
+        _close_all(self.fds)
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        if self.group is not None:
+            self.group.close()
+
+
+def one_line(args: Sequence[str]) -> bool:
+    """Whether `args` can travel to a late slot (the shim reads one line)."""
+    return not any("\n" in arg for arg in args)
+
+
+def _close_all(fds: dict[str, int]) -> None:
+    for fd in fds.values():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    fds.clear()
+
+
+def _rlimit_fallback(pid: int, limits: Limits) -> None:
+    mem = limits.memory_mb * MB
+    resource.prlimit(pid, resource.RLIMIT_AS, (mem, mem))
+    # RLIMIT_NPROC counts every process of the uid, not just this run's.
+    nproc = limits.max_procs + _processes_of(os.getuid())
+    with contextlib.suppress(ValueError, OSError):
+        resource.prlimit(pid, resource.RLIMIT_NPROC, (nproc, nproc))
+
+
+def _processes_of(uid: int) -> int:
+    """How many processes the real uid `uid` has now (0 where /proc is missing)."""
+    count = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    count += entry.stat().st_uid == uid
+    return count
+
+
+class WarmPool:
+    """Up to `size` ready slots from `factory`, refilled in the background as they are taken.
+
+    Thread-safe (`--jobs N` takes slots from several threads). A take with
+    no ready slot makes one on the spot: never slower than no pool.
+    """
+
+    def __init__(self, factory: Callable[[], Slot], size: int = 1):
+        self._factory = factory
+        self._size = size
+        self._ready: list[Slot] = []
+        self._filling = 0
+        self._closed = False
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    def take(self) -> Slot:
+        """A ready slot (or a new one). Raises `OSError` if none can be made."""
+        with self._lock:
+            slot = self._ready.pop() if self._ready else None
+        if slot is None:
+            slot = self._factory()
+        self._refill()
+        return slot
+
+    def _refill(self) -> None:
+        with self._lock:
+            if self._closed or len(self._ready) + self._filling >= self._size:
+                return
+            self._filling += 1
+        threading.Thread(target=self._fill_one, name="verify-slot", daemon=True).start()
+
+    def _fill_one(self) -> None:
+        slot: Slot | None = None
+        try:
+            slot = self._factory()
+        except OSError:
+            pass  # the next take makes its own slot and reports the error
+        finally:
+            with self._lock:
+                self._filling -= 1
+                keep = slot is not None and not self._closed
+                if keep and slot is not None:
+                    self._ready.append(slot)
+        if slot is not None and not keep:
+            slot.discard()
+
+    def close(self) -> None:
+        """Discard the ready slots; later takes still work, without refills."""
+        with self._lock:
+            self._closed = True
+            ready, self._ready = self._ready, []
+        for slot in ready:
+            slot.discard()
