@@ -346,7 +346,9 @@ class BwrapSandbox(Sandbox):
         with contextlib.ExitStack() as stack:
             stack.callback(slot.discard)  # a no-op once the run has started
             private = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="verify-bwrap-")))
-            area, mounted = stack.enter_context(output_area(limits.max_output_mb, owner_uid=owner))
+            area, mounted = stack.enter_context(
+                output_area(limits.max_output_mb, owner_uid=owner, later=_POOL.later)
+            )
             (private / "params.json").write_bytes(request.params_json())
             _load_options(slot, bwrap_options(request, private, area, seccomp_fd=slot.fds.get("seccomp")))
             try:

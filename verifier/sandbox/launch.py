@@ -178,54 +178,76 @@ def _processes_of(uid: int) -> int:
 class WarmPool:
     """Up to `size` ready slots from `factory`, refilled in the background as they are taken.
 
-    Thread-safe (`--jobs N` takes slots from several threads). A take with
-    no ready slot makes one on the spot: never slower than no pool.
+    One worker thread makes the slots and runs the cleanups handed to
+    `later()` (an unmount costs an RCU grace period too), so neither waits
+    on a run's critical path. Thread-safe (`--jobs N` takes slots from
+    several threads). A take with no ready slot makes one on the spot:
+    never slower than no pool.
     """
 
     def __init__(self, factory: Callable[[], Slot], size: int = 1):
         self._factory = factory
         self._size = size
         self._ready: list[Slot] = []
-        self._filling = 0
+        self._jobs: list[Callable[[], None]] = []
         self._closed = False
-        self._lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._worker: threading.Thread | None = None
         atexit.register(self.close)
 
     def take(self) -> Slot:
         """A ready slot (or a new one). Raises `OSError` if none can be made."""
-        with self._lock:
+        with self._wake:
             slot = self._ready.pop() if self._ready else None
-        if slot is None:
-            slot = self._factory()
-        self._refill()
-        return slot
+            self._start_worker()
+            self._wake.notify()
+        return slot if slot is not None else self._factory()
 
-    def _refill(self) -> None:
-        with self._lock:
-            if self._closed or len(self._ready) + self._filling >= self._size:
+    def later(self, job: Callable[[], None]) -> None:
+        """Run `job` on the worker (at once when the pool is closed); it must not raise."""
+        with self._wake:
+            if not self._closed:
+                self._jobs.append(job)
+                self._start_worker()
+                self._wake.notify()
                 return
-            self._filling += 1
-        threading.Thread(target=self._fill_one, name="verify-slot", daemon=True).start()
+        job()
 
-    def _fill_one(self) -> None:
-        slot: Slot | None = None
-        try:
-            slot = self._factory()
-        except OSError:
-            pass  # the next take makes its own slot and reports the error
-        finally:
-            with self._lock:
-                self._filling -= 1
-                keep = slot is not None and not self._closed
-                if keep and slot is not None:
+    def _start_worker(self) -> None:
+        if self._worker is None and not self._closed:
+            self._worker = threading.Thread(target=self._work, name="verify-slots", daemon=True)
+            self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closed and not self._jobs and len(self._ready) >= self._size:
+                    self._wake.wait()
+                if self._closed:
+                    return
+                job = self._jobs.pop(0) if self._jobs else None
+            if job is not None:
+                job()
+                continue
+            try:
+                slot = self._factory()
+            except OSError:
+                return  # the next take makes its own slot and reports the error
+            with self._wake:
+                if not self._closed:
                     self._ready.append(slot)
-        if slot is not None and not keep:
+                    continue
             slot.discard()
+            return
 
     def close(self) -> None:
-        """Discard the ready slots; later takes still work, without refills."""
-        with self._lock:
+        """Run the pending cleanups and discard the ready slots; later takes still work, unpooled."""
+        with self._wake:
             self._closed = True
             ready, self._ready = self._ready, []
+            jobs, self._jobs = self._jobs, []
+            self._wake.notify_all()
+        for job in jobs:
+            job()
         for slot in ready:
             slot.discard()

@@ -30,7 +30,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -234,12 +234,16 @@ def _umount(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def output_area(max_output_mb: int, *, owner_uid: int | None = None) -> Iterator[tuple[Path, bool]]:
+def output_area(
+    max_output_mb: int, *, owner_uid: int | None = None, later: Callable[[Callable[[], None]], None] | None = None,
+) -> Iterator[tuple[Path, bool]]:
     """A private directory for `$REPRO_OUT`, and whether the cap is enforced by a tmpfs.
 
     As root we mount a tmpfs with `size=` there, so writing past the cap
     fails with ENOSPC at once; elsewhere the caller relies on RLIMIT_FSIZE and
-    the post-run size check. Side effects: mkdtemp, mount/umount, rmtree.
+    the post-run size check. `later` runs the unmount and removal off the
+    caller's path (an unmount waits for an RCU grace period, ~9 ms here).
+    Side effects: mkdtemp, mount/umount, rmtree.
     """
     _sweep_stale_areas()
     base = Path(tempfile.mkdtemp(prefix=f"{AREA_PREFIX}{os.getpid()}-"))
@@ -248,14 +252,18 @@ def output_area(max_output_mb: int, *, owner_uid: int | None = None) -> Iterator
     mounted = False
     if os.geteuid() == 0:
         mounted = _mount_tmpfs(area, f"size={max_output_mb * MB},mode=0755")
+
+    def remove() -> None:
+        if mounted:
+            _umount(area)
+        shutil.rmtree(base, ignore_errors=True)
+
     try:
         if owner_uid is not None:
             os.chown(area, owner_uid, owner_uid)
         yield area, mounted
     finally:
-        if mounted:
-            _umount(area)
-        shutil.rmtree(base, ignore_errors=True)
+        (later or (lambda job: job()))(remove)
 
 
 def _sweep_stale_areas() -> None:
