@@ -29,7 +29,9 @@ import atexit
 import contextlib
 import errno
 import functools
+import hashlib
 import importlib
+import importlib.util
 import json
 import os
 import tempfile
@@ -55,7 +57,7 @@ from verifier.sandbox.base import (
 )
 from verifier.sandbox.bwrap import input_target
 from verifier.sandbox.cgroup import CGROUP_ROOT, read_int, read_keyed
-from verifier.sandbox.fingerprint import machine_facts
+from verifier.sandbox.fingerprint import cache_dir, machine_facts
 from verifier.sandbox.supervise import CappedSink, area_full, export_outputs, output_area
 
 # The SDK ships no type information; these aliases name what we hold.
@@ -67,6 +69,8 @@ CONTAINER_USER = 65534
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_IMAGE_ENV = "VERIFY_TEST_IMAGE"
 DEFAULT_IMAGE = "localhost/verify-repro:1"
+API_VERSION = "1.41"  # Docker Engine 20.10+, podman 3+
+IMAGE_FACTS_VERSION = 1
 BUILD_HINT = "build it locally with scripts/build-image.sh --tag {image} (images are never pulled)"
 PINNED_HINT = "build it locally with scripts/build-image.sh and pin the digest it reports"
 
@@ -122,6 +126,43 @@ def podman_profile_path() -> str | None:
         atexit.register(os.unlink, path)
         return path
     return None
+
+
+def _unix_socket(base_url: str | None) -> str | None:
+    """The socket path of a `unix://` engine address (None for any other)."""
+    if base_url and base_url.startswith("unix://"):
+        return base_url[len("unix://"):]
+    return None
+
+
+def _pinned_path(base_url: str | None, ref: str) -> Path | None:
+    """Where the facts of a digest-pinned image are kept (None for a tag, which can move)."""
+    if "@sha256:" not in ref:
+        return None
+    key = hashlib.sha256(f"{IMAGE_FACTS_VERSION}\n{base_url or ''}\n{ref}".encode()).hexdigest()[:32]
+    return cache_dir() / f"docker-image-{key}.json"
+
+
+def _read_pinned(base_url: str | None, ref: str) -> dict[str, Any] | None:
+    path = _pinned_path(base_url, ref)
+    if path is None:
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        facts = json.loads(path.read_text())
+        if isinstance(facts, dict) and facts.get("image") == ref:
+            return facts
+    return None
+
+
+def _write_pinned(base_url: str | None, ref: str, facts: dict[str, Any]) -> None:
+    path = _pinned_path(base_url, ref)
+    if path is None:
+        return
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(facts, sort_keys=True))
+        tmp.replace(path)  # atomic: concurrent workers never read half a file
 
 
 def default_image() -> str:
@@ -180,29 +221,44 @@ class DockerSandbox(Sandbox):
         self.podman = False
 
     def client(self) -> DockerClient:
-        """A connected client. Raises `SandboxError` if the SDK or the engine is missing."""
+        """A connected client. Raises `SandboxError` if the SDK or the engine is missing.
+
+        The API version is pinned (`$DOCKER_API_VERSION`, default `API_VERSION`):
+        letting the SDK negotiate it costs a `/version` call, which podman
+        answers in 1-3 s (it runs its helpers to report their versions).
+        podman is told apart by its `_ping` headers, not by `/version` either.
+        """
         if self._client is not None:
             return self._client
         try:
             docker = _sdk()
         except ImportError as e:
             raise SandboxError("the docker Python SDK is not installed: pip install docker") from e
+        version = os.environ.get("DOCKER_API_VERSION") or API_VERSION
         try:
             client = (
-                docker.DockerClient(base_url=self.base_url, timeout=60)
-                if self.base_url else docker.from_env(timeout=60)
+                docker.DockerClient(base_url=self.base_url, timeout=60, version=version)
+                if self.base_url else docker.from_env(timeout=60, version=version)
             )
-            client.ping()
-        except docker.errors.DockerException as e:
+            pong = client.api.get(client.api.base_url + "/_ping")
+            pong.raise_for_status()
+        except (docker.errors.DockerException, importlib.import_module("requests").RequestException) as e:
             where = self.base_url or "the default socket"
             raise SandboxError(f"no Docker API at {where}: {e}; start an engine and set DOCKER_HOST") from e
         self._client = client
-        with contextlib.suppress(docker.errors.DockerException):
-            names = [c.get("Name", "") for c in client.version().get("Components") or []]
-            self.podman = any("podman" in name.lower() for name in names)
+        self.podman = "Libpod-Api-Version" in pong.headers
         return client
 
     def available(self) -> str | None:
+        """None when the SDK is installed and the engine answers.
+
+        For a local socket only its presence is checked here, so that a
+        cached run needs no engine (see `fingerprint`); a dead engine
+        behind it fails the run itself (`SandboxError`, also inconclusive).
+        """
+        socket = _unix_socket(self.base_url)
+        if socket is not None and importlib.util.find_spec("docker") is not None:
+            return None if os.path.exists(socket) else f"no Docker API at {self.base_url}: no such socket"
         try:
             self.client()
         except SandboxError as e:
@@ -231,19 +287,28 @@ class DockerSandbox(Sandbox):
         return None
 
     def fingerprint(self, request: SandboxRequest | None = None) -> dict[str, Any]:
-        """Image digest (and repo digests), the image's OS, and the host's CPU/GPU; cached per image."""
+        """Image digest (and repo digests), the image's OS, and the host's CPU/GPU; cached per image.
+
+        An image pinned by digest (`name@sha256:...`) cannot change, so its
+        facts are also kept on disk: a cached run then needs no engine.
+        """
         ref = (request.image if request else None) or default_image()
         if ref not in self._images:
-            img = self.image(ref)
-            self._images[ref] = {
-                "backend": self.name,
-                "image": ref,
-                "image_digest": img.id,
-                "repo_digests": sorted(img.attrs.get("RepoDigests") or []),
-                "image_os": f"{img.attrs.get('Os', '?')}/{img.attrs.get('Architecture', '?')}",
-                **machine_facts(),
-            }
+            facts = _read_pinned(self.base_url, ref)
+            if facts is None:
+                facts = self._inspect(ref)
+                _write_pinned(self.base_url, ref, facts)
+            self._images[ref] = {"backend": self.name, **facts, **machine_facts()}
         return dict(self._images[ref])
+
+    def _inspect(self, ref: str) -> dict[str, Any]:
+        img = self.image(ref)
+        return {
+            "image": ref,
+            "image_digest": img.id,
+            "repo_digests": sorted(img.attrs.get("RepoDigests") or []),
+            "image_os": f"{img.attrs.get('Os', '?')}/{img.attrs.get('Architecture', '?')}",
+        }
 
     def _create(self, request: SandboxRequest, image_id: str, private: Path, area: Path) -> Container:
         docker = _sdk()
