@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ import pytest
 from verifier import models
 from verifier.errors import SandboxError, SandboxUnavailableError, UsageError
 from verifier.sandbox import BACKEND_FOR_NAME, judge_outcome, seccomp, select_backend
+from verifier.sandbox import docker as docker_mod
 from verifier.sandbox import fingerprint as fp
 from verifier.sandbox.base import Limits, SandboxRequest
 from verifier.sandbox.bwrap import BwrapSandbox, bwrap_argv, input_target, python_prefixes
@@ -154,6 +156,33 @@ class TestDockerHardening:
         assert clone["args"] == [{"index": 0, "value": 0x10000000, "valueTwo": 0,
                                   "op": "SCMP_CMP_MASKED_EQ"}]
         assert default["syscalls"][0]["names"][1] == "clone"  # the input is untouched
+
+
+class TestDockerWithoutEngine:
+    PINNED = "localhost/x@sha256:" + "a" * 64
+
+    def test_a_missing_socket_is_unavailable(self) -> None:
+        why = DockerSandbox("unix:///nonexistent/engine.sock").available()
+        assert why is not None and "no such socket" in why
+
+    def test_pinned_image_facts_come_from_disk(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("VERIFY_CACHE_DIR", str(tmp_path))
+        url = "unix:///nonexistent/engine.sock"  # nothing answers: any engine call would fail
+        with pytest.raises(SandboxError, match="no Docker API"):
+            DockerSandbox(url).fingerprint(SimpleNamespace(image=self.PINNED))  # type: ignore[arg-type]
+        facts = {"image": self.PINNED, "image_digest": "sha256:" + "b" * 64, "repo_digests": [self.PINNED],
+                 "image_os": "linux/amd64"}
+        docker_mod._write_pinned(url, self.PINNED, facts)
+        backend = DockerSandbox(url)
+        got = backend.fingerprint(SimpleNamespace(image=self.PINNED))  # type: ignore[arg-type]
+        assert {k: got[k] for k in facts} == facts and got["backend"] == "docker"
+        assert backend._client is None  # never connected
+
+    def test_a_tag_is_never_cached(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("VERIFY_CACHE_DIR", str(tmp_path))
+        docker_mod._write_pinned(None, "localhost/x:1", {"image": "localhost/x:1"})
+        assert list(tmp_path.iterdir()) == []
+        assert docker_mod._read_pinned(None, "localhost/x:1") is None
 
 
 class TestFingerprint:

@@ -203,6 +203,11 @@ class WarmPool:
             self._wake.notify()
         return slot if slot is not None else self._factory()
 
+    def ready(self) -> int:
+        """How many slots are made and waiting."""
+        with self._wake:
+            return len(self._ready)
+
     def later(self, job: Callable[[], None]) -> None:
         """Run `job` on the worker (at once when the pool is closed); it must not raise."""
         with self._wake:
