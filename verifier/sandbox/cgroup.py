@@ -197,3 +197,39 @@ class RunCgroup:
                 except OSError:
                     time.sleep(0.005)
         self.dirs = {}
+
+
+def remove_everywhere(path: str) -> None:
+    """rmdir `path` (relative to each hierarchy's root) and its empty children, in every hierarchy.
+
+    For the per-container parents an engine makes on our behalf (see
+    `docker.py`): it creates them in every hierarchy, with a `conmon` child
+    for podman's monitor, and removes neither.
+    """
+    with contextlib.suppress(OSError):
+        for hierarchy in os.scandir(CGROUP_ROOT):
+            top = Path(hierarchy.path) / path.lstrip("/")
+            if not top.is_dir():
+                continue
+            for dirpath, _, _ in sorted(os.walk(top), key=lambda entry: -len(entry[0])):
+                _rmdir_retrying(Path(dirpath))
+
+
+def _rmdir_retrying(path: Path) -> None:
+    for _ in range(100):
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.005)  # dying tasks still charged (EBUSY)
+
+
+def sweep_stale_parents(prefix: str) -> None:
+    """Remove top-level `<prefix><pid>-...` cgroups whose verifier is gone (killed mid-run)."""
+    with contextlib.suppress(OSError):
+        names = {entry.name for entry in os.scandir(CGROUP_ROOT / "pids") if entry.name.startswith(prefix)}
+        for name in names:
+            if not owner_alive(name, prefix):
+                remove_everywhere(name)

@@ -37,12 +37,14 @@ import os
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from verifier.errors import SandboxError
+from verifier.sandbox import cgroup
 from verifier.sandbox.base import (
     OUT_DIR,
     PARAMS_FILE,
@@ -71,6 +73,7 @@ DEFAULT_IMAGE_ENV = "VERIFY_TEST_IMAGE"
 DEFAULT_IMAGE = "localhost/verify-repro:1"
 API_VERSION = "1.41"  # Docker Engine 20.10+, podman 3+
 IMAGE_FACTS_VERSION = 1
+CGROUP_PARENT_PREFIX = "verify-docker-"  # + <our pid>-<random>: one top-level cgroup per container
 BUILD_HINT = "build it locally with scripts/build-image.sh --tag {image} (images are never pulled)"
 PINNED_HINT = "build it locally with scripts/build-image.sh and pin the digest it reports"
 
@@ -177,16 +180,18 @@ class _Watch:
     sampled while it runs; the peak is the last value seen.
     """
 
-    # Where the engines put a container's cgroup (cgroupfs and systemd managers).
-    LAYOUTS = ("libpod_parent/libpod-{id}", "machine.slice/libpod-{id}.scope",
-               "docker/{id}", "system.slice/docker-{id}.scope")
+    # Where the engines put a container's cgroup (cgroupfs and systemd managers; our own parent).
+    LAYOUTS = ("{parent}/libpod-{id}", "{parent}/{id}", "libpod_parent/libpod-{id}",
+               "machine.slice/libpod-{id}.scope", "docker/{id}", "system.slice/docker-{id}.scope")
 
-    def __init__(self, container_id: str):
+    def __init__(self, container_id: str, parent: str | None):
+        parent = parent.strip("/") if parent else None
+        layouts = self.LAYOUTS if parent else self.LAYOUTS[2:]
         layout = next(
-            (lay for lay in self.LAYOUTS
-             if (CGROUP_ROOT / "memory" / lay.format(id=container_id)).is_dir()),
-            self.LAYOUTS[0],
-        )
+            (lay for lay in layouts
+             if (CGROUP_ROOT / "memory" / lay.format(id=container_id, parent=parent)).is_dir()),
+            layouts[0],
+        ).format(id="{id}", parent=parent)
         self.dirs = {
             c: CGROUP_ROOT / c / layout.format(id=container_id) for c in ("memory", "pids", "cpuacct")
         }
@@ -218,6 +223,7 @@ class DockerSandbox(Sandbox):
         self.base_url = base_url or os.environ.get("DOCKER_HOST")
         self._client: DockerClient | None = None
         self._images: dict[str, dict[str, Any]] = {}
+        self._parent_refused = False
         self.podman = False
 
     def client(self) -> DockerClient:
@@ -310,7 +316,24 @@ class DockerSandbox(Sandbox):
             "image_os": f"{img.attrs.get('Os', '?')}/{img.attrs.get('Architecture', '?')}",
         }
 
-    def _create(self, request: SandboxRequest, image_id: str, private: Path, area: Path) -> Container:
+    def _cgroup_parent(self) -> str | None:
+        """A fresh top-level cgroup for the next container, as bwrap gives each run; None if unsupported.
+
+        The engine otherwise puts every container under one parent
+        (podman's `libpod_parent`), which the kernel schedules as a single
+        entity against every other task: two containers at once got half
+        the CPU of two bwrap runs on a busy machine. A path is what the
+        cgroupfs driver takes; an engine that refuses it (a systemd driver
+        wants a slice) is left to its default from then on (see `run`).
+        """
+        if self._parent_refused or _unix_socket(self.base_url) is None:
+            return None
+        cgroup.sweep_stale_parents(CGROUP_PARENT_PREFIX)
+        return f"/{CGROUP_PARENT_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    def _create(
+        self, request: SandboxRequest, image_id: str, private: Path, area: Path, parent: str | None
+    ) -> Container:
         docker = _sdk()
 
         limits = request.limits
@@ -337,7 +360,7 @@ class DockerSandbox(Sandbox):
             mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
             nano_cpus=int(limits.cpus * 1e9),
             tmpfs={SANDBOX_TMP: f"size={limits.memory_mb}m,mode=1777"},
-            mounts=mounts, device_requests=device_requests,
+            mounts=mounts, device_requests=device_requests, cgroup_parent=parent,
             # Bound the engine's own copy of the output on disk too (we read
             # the output live through attach, see _Pump).
             log_config=docker.types.LogConfig(
@@ -366,17 +389,27 @@ class DockerSandbox(Sandbox):
             private.chmod(0o755)
             (private / "params.json").write_bytes(request.params_json())
             (private / "params.json").chmod(0o644)
+            parent = self._cgroup_parent()
             try:
-                container = self._create(request, image.id, private, area)
+                try:
+                    container = self._create(request, image.id, private, area, parent)
+                except docker.errors.APIError:
+                    if parent is None:
+                        raise
+                    cgroup.remove_everywhere(parent)
+                    self._parent_refused, parent = True, None
+                    container = self._create(request, image.id, private, area, parent)
             except docker.errors.DockerException as e:
                 raise SandboxError(f"cannot create the container: {e}") from e
             try:
-                facts = self._execute(container, request)
+                facts = self._execute(container, request, parent)
             except docker.errors.DockerException as e:
                 raise SandboxError(f"container engine failed during the run: {e}") from e
             finally:
                 with contextlib.suppress(docker.errors.DockerException):
                     container.remove(force=True)
+                if parent is not None:
+                    cgroup.remove_everywhere(parent)
             full = area_full(area, mounted, limits.max_output_mb)
             problem = export_outputs(area, request.out_dir)
         if full and facts.limit is None:
@@ -386,7 +419,7 @@ class DockerSandbox(Sandbox):
             output_problem=problem,
         )
 
-    def _execute(self, container: Container, request: SandboxRequest) -> RunFacts:
+    def _execute(self, container: Container, request: SandboxRequest, parent: str | None) -> RunFacts:
         """Start, wait (killing on timeout), collect logs and state; the result's fields."""
         limits = request.limits
         done = threading.Event()
@@ -401,7 +434,7 @@ class DockerSandbox(Sandbox):
             if not _entrypoint_missing(e):
                 raise
             return _not_started(request, started, t0, str(e))
-        watch = _Watch(container.id or "")  # after start: the cgroup exists from then on
+        watch = _Watch(container.id or "", parent)  # after start: the cgroup exists from then on
         waiter.start()
         timed_out = False
         while not done.wait(0.02):
