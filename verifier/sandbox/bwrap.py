@@ -27,8 +27,15 @@ directory that may hold secrets is bound. There is no seccomp filter (the
 container backend has the engine's). Limits come from `supervise.py`
 (cgroup or rlimits).
 
+Start-up: bwrap runs from a warm `launch.Slot` (a waiting `bwrap --args FD`
+already in its cgroup, made while the previous run worked): the request's
+options go through the memfd, the environment through `--clearenv` and
+`--setenv`, the command (one line) through the slot's stdin. A command with
+a newline in it gets a slot of its own.
+
 Side effects: spawns bwrap, writes logs into the request's log dir and the
-outputs into its out dir, uses a temporary directory that it removes.
+outputs into its out dir, uses a temporary directory that it removes; keeps
+one waiting slot (a shim and an empty cgroup) between runs.
 """
 
 from __future__ import annotations

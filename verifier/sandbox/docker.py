@@ -15,6 +15,12 @@ read-only root, every capability dropped, `no-new-privileges`, user
 `/repro/params.json`, and a host-side size-capped `/out`. GPUs are passed
 as device requests when `limits.gpus > 0`.
 
+Scheduling: each container gets a top-level cgroup parent of its own
+(`verify-docker-<pid>-<rand>`, removed after the run), as each bwrap run
+has; under the engine's shared parent, concurrent containers were scheduled
+as one task. The client pins the API version: negotiating it costs a
+`/version` call, which podman answers by running dpkg-query several times.
+
 Threat model: the container engine's isolation (namespaces, seccomp,
 cgroups) is the boundary; the bind mounts assume the engine runs on this
 host (a remote `DOCKER_HOST` cannot see our paths).
