@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.errors import SandboxError
-from verifier.sandbox import cgroup
+from verifier.sandbox import cgroup, engine
 from verifier.sandbox.base import (
     OUT_DIR,
     PARAMS_FILE,
@@ -65,6 +65,7 @@ from verifier.sandbox.base import (
 )
 from verifier.sandbox.bwrap import input_target
 from verifier.sandbox.cgroup import CGROUP_ROOT, read_int, read_keyed
+from verifier.sandbox.engine import API_VERSION
 from verifier.sandbox.fingerprint import cache_dir, machine_facts
 from verifier.sandbox.supervise import CappedSink, area_full, export_outputs, output_area
 
@@ -77,7 +78,6 @@ CONTAINER_USER = 65534
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_IMAGE_ENV = "VERIFY_TEST_IMAGE"
 DEFAULT_IMAGE = "localhost/verify-repro:1"
-API_VERSION = "1.41"  # Docker Engine 20.10+, podman 3+
 IMAGE_FACTS_VERSION = 1
 CGROUP_PARENT_PREFIX = "verify-docker-"  # + <our pid>-<random>: one top-level cgroup per container
 BUILD_HINT = "build it locally with scripts/build-image.sh --tag {image} (images are never pulled)"
@@ -314,12 +314,25 @@ class DockerSandbox(Sandbox):
         return dict(self._images[ref])
 
     def _inspect(self, ref: str) -> dict[str, Any]:
-        img = self.image(ref)
+        """The image's facts: over a local socket without the SDK (see `engine.py`), else through it."""
+        socket_path = _unix_socket(self.base_url)
+        if socket_path is not None:
+            try:
+                attrs = engine.inspect_image(socket_path, ref, version=os.environ.get("DOCKER_API_VERSION") or API_VERSION)
+            except (OSError, ValueError) as e:
+                raise SandboxError(f"no Docker API at {self.base_url}: {e}; start an engine and set DOCKER_HOST") from e
+            if attrs is None:
+                hint = PINNED_HINT if "@" in ref else BUILD_HINT.format(image=ref)
+                raise SandboxError(f"image {ref} is not present locally; {hint}")
+            image_id = str(attrs.get("Id", ""))
+        else:
+            img = self.image(ref)
+            attrs, image_id = img.attrs, img.id
         return {
             "image": ref,
-            "image_digest": img.id,
-            "repo_digests": sorted(img.attrs.get("RepoDigests") or []),
-            "image_os": f"{img.attrs.get('Os', '?')}/{img.attrs.get('Architecture', '?')}",
+            "image_digest": image_id,
+            "repo_digests": sorted(attrs.get("RepoDigests") or []),
+            "image_os": f"{attrs.get('Os', '?')}/{attrs.get('Architecture', '?')}",
         }
 
     def _cgroup_parent(self) -> str | None:
