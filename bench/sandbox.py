@@ -15,11 +15,14 @@ image) on bwrap and then on docker, in the same run; prints each seed's
 wall and CPU time and results.json digest, the docker/bwrap ratios of the
 per-seed medians, and whether the digests are equal (the exit status is 1
 when not). Goal: docker within 1.15x of bwrap. `--study-jobs N` runs seeds
-0..N-1 at once per backend, as `verify --jobs N` does; `--study-overrides
+0..N-1 at once per backend, as `verify --jobs N` does;
+`--study-side-by-side` runs the two backends at the same time, so that a
+shared machine's changing load falls on both alike; `--study-overrides
 JSON` shrinks the tier for a quick stand-in.
 
 Usage: python bench/sandbox.py [--runs N] [--backends bwrap,docker,process]
-                               [--study [--study-jobs N] [--study-overrides '{"pretrain_steps": 20}']]
+                               [--study [--study-jobs N] [--study-side-by-side]
+                                        [--study-overrides '{"pretrain_steps": 20}']]
 Side effects: temporary directories (removed), containers (removed).
 """
 
@@ -147,30 +150,43 @@ def study_seeds(backend: Sandbox, requests: list[SandboxRequest]) -> dict[int, S
     return rows
 
 
-def study(overrides: dict[str, Any], jobs: int) -> int:
-    """Workload 2: the study's seeds on bwrap, then on docker; per-seed ratios and digests."""
+def study(overrides: dict[str, Any], jobs: int, side_by_side: bool) -> int:
+    """Workload 2: the study's seeds on bwrap, then on docker (or both at once); ratios and digests."""
     raw = yaml.safe_load(STUDY_MANIFEST.read_text())
     repro = Repro.model_validate(next(r for r in raw["repros"] if r["id"] == STUDY_REPRO))
     rows: dict[str, dict[int, Seed]] = {}
     with tempfile.TemporaryDirectory(prefix="verify-bench-study-") as tmp:
         base = Path(tmp)
         base.chmod(0o755)  # the container's uid must reach the output area's parent
+        backends: dict[str, Sandbox] = {}
         for name in ("bwrap", "docker"):
-            backend = BACKEND_FOR_NAME[name]()
-            why = backend.available()
+            backends[name] = BACKEND_FOR_NAME[name]()
+            why = backends[name].available()
             if why is not None:
                 print(f"study: {name} unavailable: {why}")
                 return 1
-            rows[name] = study_seeds(backend, [study_request(repro, overrides, base, name, s) for s in range(jobs)])
+
+        def one_backend(name: str) -> None:
+            requests = [study_request(repro, overrides, base, name, s) for s in range(jobs)]
+            rows[name] = study_seeds(backends[name], requests)
             for seed, (wall, cpu, digest) in sorted(rows[name].items()):
                 print(f"study {name:<7} seed {seed} wall {wall:8.1f}s  cpu {cpu:8.1f}s  results.json {digest}",
                       flush=True)
+
+        if side_by_side:  # the same machine load for both: fairer on a shared machine
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                for future in [pool.submit(one_backend, name) for name in backends]:
+                    future.result()
+        else:
+            for name in backends:
+                one_backend(name)
     bwrap, docker = rows["bwrap"], rows["docker"]
     same = all(bwrap[s][2] == docker[s][2] for s in bwrap)
     wall_ratio = statistics.median(docker[s][0] for s in docker) / statistics.median(bwrap[s][0] for s in bwrap)
     cpu_ratio = statistics.median(docker[s][1] for s in docker) / max(1e-9, statistics.median(bwrap[s][1] for s in bwrap))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"study docker/bwrap per seed ({jobs} at once): wall {wall_ratio:.2f}x, cpu {cpu_ratio:.2f}x; "
+    mode = "side by side" if side_by_side else "back to back"
+    print(f"study docker/bwrap per seed ({jobs} at once per backend, {mode}): wall {wall_ratio:.2f}x, cpu {cpu_ratio:.2f}x; "
           f"results.json {'identical' if same else 'DIFFERENT'}; load average {load} on {os.cpu_count()} CPUs")
     return 0 if same else 1
 
@@ -182,10 +198,12 @@ def main() -> int:
     parser.add_argument("--study", action="store_true", help="also run one seed of the study on bwrap and docker")
     parser.add_argument("--study-overrides", type=json.loads, default={}, help="tier overrides (JSON)")
     parser.add_argument("--study-jobs", type=int, default=1, help="seeds run at once per backend (like --jobs)")
+    parser.add_argument("--study-side-by-side", action="store_true",
+                        help="run the two backends at the same time (same machine load), not back to back")
     args = parser.parse_args()
     if args.runs > 0:
         trivial(args.runs, args.backends)
-    return study(args.study_overrides, args.study_jobs) if args.study else 0
+    return study(args.study_overrides, args.study_jobs, args.study_side_by_side) if args.study else 0
 
 
 def trivial(runs: int, backends: str) -> None:
