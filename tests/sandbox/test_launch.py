@@ -134,3 +134,16 @@ def test_no_descriptor_of_ours_reaches_the_repro(make_request: object) -> None:
         assert len(fds) <= 5, fds
         for path in request.out_dir.iterdir():
             path.unlink()
+
+
+def test_cleanups_still_run_after_a_slot_could_not_be_made() -> None:
+    def factory() -> Slot:
+        raise OSError("no more processes")
+
+    pool = WarmPool(factory)
+    with pytest.raises(OSError):
+        pool.take()  # the take reports it; the worker stops refilling
+    ran = threading.Event()
+    pool.later(ran.set)
+    assert ran.wait(10), "the worker must keep running deferred cleanups"
+    pool.close()

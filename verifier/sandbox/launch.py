@@ -191,6 +191,7 @@ class WarmPool:
         self._ready: list[Slot] = []
         self._jobs: list[Callable[[], None]] = []
         self._closed = False
+        self._failed = False
         self._wake = threading.Condition()
         self._worker: threading.Thread | None = None
         atexit.register(self.close)
@@ -226,7 +227,7 @@ class WarmPool:
     def _work(self) -> None:
         while True:
             with self._wake:
-                while not self._closed and not self._jobs and len(self._ready) >= self._size:
+                while not self._closed and not self._jobs and (self._failed or len(self._ready) >= self._size):
                     self._wake.wait()
                 if self._closed:
                     return
@@ -237,7 +238,8 @@ class WarmPool:
             try:
                 slot = self._factory()
             except OSError:
-                return  # the next take makes its own slot and reports the error
+                self._failed = True  # no more refills; takes make their own slot and report the error
+                continue
             with self._wake:
                 if not self._closed:
                     self._ready.append(slot)
