@@ -1,4 +1,4 @@
-"""Pydantic models of the public contracts (../shared/CONTRACT.md).
+"""Pydantic models of the public contracts (docs/reference/contract.md).
 
 On-disk documents are strict, frozen and forbid unknown fields, so a typo in
 a manifest is an intake error rather than a silently ignored key. The JSON
@@ -167,6 +167,13 @@ class ProofTarget(Document):
 ClaimKind = Literal["formula", "empirical", "proof", "descriptive"]
 
 
+class LintWaiver(Document):
+    """`verify lint` rules waived for one claim, with the reason readers see."""
+
+    waive: list[StrictStr] = Field(min_length=1, description="Rule ids of `verify lint` waived for this claim.")
+    why: StrictStr = Field(min_length=1, description="Why the claim is sound despite the findings.")
+
+
 class Claim(Document):
     """One claim of the paper, grounded in its source and, if checkable, linked to evidence."""
 
@@ -179,6 +186,7 @@ class Claim(Document):
     evidence: Evidence | None = Field(default=None, description="Where the computed value comes from.")
     proof: ProofTarget | None = Field(default=None, description="Proof claims: the Lean 4 file and theorem.")
     note: StrictStr | None = Field(default=None, description="Free text for readers: caveats, readings, scope.")
+    lint: LintWaiver | None = Field(default=None, description="`verify lint` findings waived for this claim, and why.")
 
     @model_validator(mode="after")
     def _kind_fits(self) -> Claim:
