@@ -41,6 +41,8 @@ COMMAND_FOR_NAME: dict[str, str] = {
     "show": "verifier.cli.report:show",
     "site": "verifier.cli.report:site",
     "schemas": "verifier.cli.schemas:schemas",
+    "init": "verifier.cli.init:init",
+    "lint": "verifier.cli.lint:lint",
 }
 
 
