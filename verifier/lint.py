@@ -120,7 +120,7 @@ def _claim_findings(manifest: LoadedManifest, index: int, claim: Claim, files: _
     confidence = samples.confidence if samples is not None else DEFAULT_CONFIDENCE
 
     # no-baseline
-    if claim.kind == "empirical" and len(seeds) > 1 and getattr(claim, "baseline", None) is None:
+    if claim.kind == "empirical" and len(seeds) > 1 and claim.baseline is None:
         yield finding(
             "no-baseline", "baseline",
             f"empirical claim over {len(seeds)} seeds has no baseline",
@@ -130,15 +130,13 @@ def _claim_findings(manifest: LoadedManifest, index: int, claim: Claim, files: _
 
     # too-few-seeds: the claim's seeds, the baseline's and the replication's
     if samples is not None and check.op != "trend":
-        interval = str(getattr(samples, "interval", "t") or "t")
+        interval = samples.interval
         need = max(samples.min_seeds, MIN_BCA_SEEDS if interval == "bca" else MIN_T_SEEDS)
         counts: list[tuple[str, int]] = [("evidence.seeds", len(seeds))]
-        baseline = getattr(claim, "baseline", None)
-        if baseline is not None and getattr(baseline, "seeds", None):
-            counts.append(("baseline.seeds", len(baseline.seeds)))
-        replicate = getattr(claim, "replicate", None)
-        if replicate is not None and getattr(replicate, "seeds", None) is not None:
-            counts.append(("replicate.seeds", int(replicate.seeds)))
+        if claim.baseline is not None and claim.baseline.seeds:
+            counts.append(("baseline.seeds", len(claim.baseline.seeds)))
+        if claim.replicate is not None:
+            counts.append(("replicate.seeds", claim.replicate.seeds))
         for field, n in counts:
             if n < need:
                 yield finding(
