@@ -11,7 +11,6 @@ import pytest
 from verifier.cli import main
 from verifier.lint import lint_paper
 from verifier.manifests import load_manifest
-from verifier.models import Claim
 from verifier.root import VerificationRoot
 
 HAS_BWRAP = shutil.which("bwrap") is not None
@@ -55,10 +54,7 @@ def test_the_skeleton_has_one_claim_of_each_kind_and_comments(tmp_path: Path) ->
 def test_the_skeleton_lints_clean(tmp_path: Path) -> None:
     assert verify(tmp_path, "init", "demo") == 0
     findings = lint_paper(load_manifest(VerificationRoot.at(tmp_path), "demo", check_seals=False)).findings
-    if "baseline" in Claim.model_fields:
-        assert findings == []
-    else:  # before manifest v1.2 the skeleton cannot declare its null model
-        assert [f.rule for f in findings] == ["no-baseline"]
+    assert findings == []
 
 
 def test_init_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,7 +26,7 @@ MANIFEST_TEMPLATE = """\
 #
 #     verify seal {paper_id}      # pin the repro bundle's digest into this file
 #     verify paper {paper_id}     # run the repros, judge every claim
-contract: paper-manifest-v1.1
+contract: paper-manifest-v1.2
 id: {paper_id}                 # the directory name under manifests/
 title: "Title of the paper"
 publisher: "Who publishes it"
@@ -54,7 +54,9 @@ claims:
 
   # An empirical claim: a measurement repeated over seeds (one run per seed,
   # $REPRO_SEED), judged by the confidence interval of the mean over seeds.
-  # It passes only when the whole interval lies above 0.75.
+  # It passes only when the whole interval lies above 0.75. The baseline runs
+  # the same check on a null model (labels shuffled before training): if that
+  # passed too, the claim would say nothing, and its verdict would say so.
   - id: C3
     statement: "A nearest-centroid classifier reaches a test accuracy above 0.75."
     kind: empirical
@@ -64,6 +66,8 @@ claims:
       op: gt
       samples: {{statistic: mean, confidence: 0.95, min_seeds: 3}}
     evidence: {{repro: R1, output: /accuracy, seeds: [0, 1, 2, 3, 4]}}
+    baseline: {{repro: R1, output: /accuracy_shuffled, seeds: [0, 1, 2, 3, 4]}}
+    replicate: {{seeds: 5}}                # `verify paper --replicate` draws 5 fresh seeds
 
   # A proof claim names a Lean 4 file and the theorem it must prove; it needs
   # `lean` on PATH, so it is left commented out here.
@@ -110,11 +114,12 @@ def integer_sum(n: int) -> int:
     return sum(range(1, n + 1))
 
 
-def centroid_accuracy(points: int, separation: float, rng: random.Random) -> float:
+def centroid_accuracy(points: int, separation: float, rng: random.Random, *, shuffle: bool = False) -> float:
     """C3: test accuracy of a nearest-centroid classifier on two Gaussian clouds.
 
     Class 0 is centred at (-separation/2, 0), class 1 at (+separation/2, 0),
-    both with unit variance; half the points train the centroids, half test them.
+    both with unit variance; half the points train the centroids, half test
+    them. `shuffle` gives the null model: training labels shuffled.
     """
     data = []
     for i in range(points):
@@ -123,6 +128,10 @@ def centroid_accuracy(points: int, separation: float, rng: random.Random) -> flo
         data.append(((rng.gauss(centre, 1.0), rng.gauss(0.0, 1.0)), label))
     rng.shuffle(data)
     train, test = data[: points // 2], data[points // 2 :]
+    if shuffle:
+        labels = [y for _, y in train]
+        rng.shuffle(labels)
+        train = [(p, y) for (p, _), y in zip(train, labels)]
     centroids = []
     for label in (0, 1):
         xs = [p for p, y in train if y == label]
@@ -141,6 +150,9 @@ def main() -> int:
     results = {{
         "sum": integer_sum(int(params["n"])),
         "accuracy": centroid_accuracy(int(params["points"]), float(params["separation"]), random.Random(seed)),
+        "accuracy_shuffled": centroid_accuracy(
+            int(params["points"]), float(params["separation"]), random.Random(seed), shuffle=True
+        ),
     }}
     out = Path(os.environ["REPRO_OUT"]) / "results.json"
     out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\\n")
