@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,15 +125,26 @@ def _constraints(prop: dict[str, Any]) -> str:
     return ", ".join(out)
 
 
+_CODE_SPAN = re.compile(r"(`[^`]*`)")
+
+
+def _prose(text: str) -> str:
+    """Markdown-safe text: `<paper-id>` is not an HTML tag; code spans are kept as written."""
+    parts = _CODE_SPAN.split(text)
+    return "".join(part if part.startswith("`") else part.replace("<", "&lt;") for part in parts)
+
+
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """One table cell: on one line, pipes escaped outside code spans (the tables extension skips those)."""
+    parts = _CODE_SPAN.split(_prose(" ".join(text.split())))
+    return "".join(part if part.startswith("`") else part.replace("|", "\\|") for part in parts)
 
 
 def _model_section(name: str, schema: dict[str, Any], v12: set[tuple[str, str]]) -> list[str]:
     lines = [f"### {name}", ""]
     description = schema.get("description")
     if description:
-        lines += [inspect.cleandoc(description), ""]
+        lines += [_prose(inspect.cleandoc(description)), ""]
     required = set(schema.get("required", []))
     lines += ["| Field | Type | Required / default | Description |", "| --- | --- | --- | --- |"]
     for field, prop in schema.get("properties", {}).items():
@@ -363,6 +375,36 @@ def lint_page() -> str:
         "(`waiver`).", ""])
 
 
+# ---------------------------------------------------------------------------- quality policy
+
+
+def quality_page() -> str:
+    from verifier.quality import load_policy
+
+    policy = load_policy()
+    doc = policy.document
+    lines = [GENERATED, "# The quality policy", "",
+             f"`verify show` grades a paper by the rules of `{doc['policy']}` (`{policy.uri}`), bundled as "
+             "`verifier/policy/quality-v1.yaml`. Every verdict records the digest of the policy's bytes "
+             f"(`policy_digest`, here `{policy.digest}`), so a record names the rules that judged it; changing a "
+             "rule means a new file and a new digest.", "",
+             "## Verification levels", "", "| Level | Meaning |", "| --- | --- |"]
+    lines += [f"| {level} | {_cell(str(text))} |" for level, text in doc["verification_levels"].items()]
+    lines += ["", "## Quality dimensions", "",
+              "Each dimension is LOW, MEDIUM or HIGH: the first rule that holds, from HIGH down, wins.", ""]
+    for name, rules in doc["dimensions"].items():
+        lines += [f"### {name.replace('_', ' ')}", "", str(rules["definition"]), "",
+                  "| Grade | When |", "| --- | --- |"]
+        lines += [f"| {grade} | {_cell(str(rules[grade]))} |" for grade in ("HIGH", "MEDIUM", "LOW") if grade in rules]
+        lines.append("")
+    lines += ["## Quality tiers", "", "The first tier whose every requirement holds, from the top.", "",
+              "| Tier | Least review score | Least verified claims | Reproducibility |", "| --- | --- | --- | --- |"]
+    for tier in doc["tiers"]:
+        lines.append(f"| {tier['tier']} | {tier.get('minimum_review_score', '')} | "
+                     f"{tier.get('minimum_verified_claims', '')} | {tier.get('required_reproducibility', '')} |")
+    return "\n".join([*lines, ""])
+
+
 def pages() -> dict[str, str]:
     """Every generated page: {path under docs/: Markdown}."""
     out = {page: format_page(page) for page in FORMATS}
@@ -370,6 +412,7 @@ def pages() -> dict[str, str]:
     out["reference/exit-codes.md"] = exit_codes_page()
     out["reference/runtime.md"] = runtime_page()
     out["reference/lint-rules.md"] = lint_page()
+    out["reference/quality-policy.md"] = quality_page()
     return out
 
 

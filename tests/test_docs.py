@@ -202,7 +202,7 @@ TESTED_PAGES = {"tutorial.md": "empty", "getting-started.md": "clone"}
 @pytest.mark.skipif(not HAS_BWRAP, reason="the pages verify in the bubblewrap sandbox")
 @pytest.mark.parametrize("page", sorted(TESTED_PAGES))
 def test_the_pages_commands_run_as_written(page: str, tmp_path: Path) -> None:
-    start = tmp_path / "start"
+    start = tmp_path / "verify"  # the directory a clone makes
     start.mkdir()
     if TESTED_PAGES[page] == "clone":
         if shutil.which("git") is None or not (REPO / ".git").exists():
