@@ -237,7 +237,7 @@ def _options_table(command: click.Command, ctx: click.Context) -> list[str]:
 def cli_page() -> str:
     from verifier.cli import cli
 
-    root_ctx = click.Context(cli, info_name="verify")
+    root_ctx = click.Context(cli, info_name="verify", **cli.context_settings)
     parts = [GENERATED, "# Command line", "",
              "`verify [OPTIONS] COMMAND [ARGS]...`. Every command takes the global options below before "
              "its name, and exits with one of the [exit statuses](exit-codes.md). Run "
