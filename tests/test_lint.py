@@ -359,3 +359,43 @@ def test_cli_bad_input_is_exit_2(tmp_path: Path) -> None:
     broken["claims"][1]["check"]["op"] = "nearly"
     (tmp_path / "root" / "manifests" / "lint-paper" / "manifest.yaml").write_text(json.dumps(broken))
     assert main(["--root", str(tmp_path / "root"), "lint"]) == 2
+
+
+# --------------------------------------------------------------------------- the rules' arithmetic
+
+
+@given(n=st.integers(3, 8), seeds=st.integers(1, 4), confidence=st.sampled_from([0.9, 0.95, 0.99, 0.999]))
+def test_trend_rule_fires_exactly_when_the_smallest_p_cannot_beat_alpha(n: int, seeds: int, confidence: float) -> None:
+    from fractions import Fraction
+
+    from verifier.lint import _claim_findings
+    from verifier.models import Check, Evidence, Samples
+
+    claim = Claim(id="T", statement="s", kind="empirical", source={"section": "1"},  # type: ignore[arg-type]
+                  check=Check(op="trend", direction="increasing", x=[float(i) for i in range(n)],
+                              samples=Samples(confidence=confidence) if seeds > 1 else None),
+                  evidence=Evidence(repro="R1", output="/s", seeds=list(range(seeds)) if seeds > 1 else None),
+                  baseline=Evidence(repro="R1", output="/b", seeds=list(range(seeds)) if seeds > 1 else None))
+    if seeds == 1 and confidence != 0.95:
+        return  # a single series is judged at the default confidence
+    smallest = Fraction(1, math.factorial(n)) ** seeds  # every seed in the claimed order, exactly
+    alpha = 1 - Fraction(str(confidence))
+    manifest = type("M", (), {"model": type("P", (), {"id": "p"})()})()
+    rules = [f.rule for f in _claim_findings(manifest, 0, claim, None)]  # type: ignore[arg-type]
+    assert ("trend-cannot-reach" in rules) == (smallest >= alpha)
+
+
+@given(value=st.floats(-1e6, 1e6, allow_nan=False).filter(lambda v: abs(v) > 1e-9),
+       tol=st.floats(0, 2e6, allow_nan=False))
+def test_tolerance_rule_fires_exactly_when_zero_would_pass(value: float, tol: float) -> None:
+    from verifier.check import compare
+    from verifier.lint import _claim_findings
+    from verifier.models import Check, Evidence, Reported
+
+    check = Check(op="approx", abs_tol=tol)
+    claim = Claim(id="A", statement="s", kind="empirical", source={"section": "1"},  # type: ignore[arg-type]
+                  reported=Reported(value=value), check=check, evidence=Evidence(repro="R1", output="/a"))
+    manifest = type("M", (), {"model": type("P", (), {"id": "p"})()})()
+    rules = [f.rule for f in _claim_findings(manifest, 0, claim, None)]  # type: ignore[arg-type]
+    zero_passes = compare(check, reported=Reported(value=value), computed=0.0).passed
+    assert ("tolerance-covers-zero" in rules) == zero_passes
