@@ -317,7 +317,7 @@ def runtime_page() -> str:
     missing = set(env) - set(ENV_MEANING)
     if missing:
         raise KeyError(f"undocumented repro environment variables: {sorted(missing)}")
-    rows = [f"| `{name}` | `{_cell(value)}` | {_cell(ENV_MEANING[name])} |" for name, value in sorted(env.items())]
+    rows = [f"| `{name}` | {_cell('`' + value + '`')} | {_cell(ENV_MEANING[name])} |" for name, value in sorted(env.items())]
     limits = Limits.model_json_schema()
     limit_rows = [f"| `{field}` | `{json.dumps(prop.get('default'))}` | {_cell(prop.get('description', ''))} |"
                   for field, prop in limits["properties"].items()]
