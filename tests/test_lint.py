@@ -147,13 +147,24 @@ def test_no_baseline_is_satisfied_by_a_baseline(tmp_path: Path) -> None:
     assert findings == []
 
 
-def test_too_few_seeds_two_seeds_cannot_carry_a_t_interval(tmp_path: Path) -> None:
-    claim = empirical(check={"op": "gt", "samples": {"min_seeds": 2}},
-                      evidence={"repro": "R1", "output": "/acc", "seeds": [0, 1]},
+def test_too_few_seeds_three_seeds_cannot_carry_a_95_percent_t_interval(tmp_path: Path) -> None:
+    claim = empirical(evidence={"repro": "R1", "output": "/acc", "seeds": [0, 1, 2]},
                       lint={"waive": ["no-baseline"], "why": "rule under test is another"})
     f = only(lint(tmp_path, with_claim(claim))[0], "too-few-seeds")
     assert f.field.endswith(".evidence.seeds")
-    assert "needs at least 3" in f.problem and "±12.7 standard errors" in f.problem  # tan(0.95 pi / 2)
+    # t(0.975, 2 df) = 4.30 > 2 x 1.96: the interval is +-4.30/sqrt(3) = 2.48 standard deviations wide
+    assert "needs at least 4" in f.problem and "4.30" in f.problem and "2.48" in f.problem
+
+
+@pytest.mark.parametrize(("confidence", "need"), [(0.9, 3), (0.95, 4), (0.99, 5), (0.999, 7)])
+def test_the_seeds_a_t_interval_needs_grow_with_confidence(confidence: float, need: int) -> None:
+    from scipy import stats as st
+
+    from verifier.lint import t_seeds_needed
+
+    assert t_seeds_needed(confidence) == need
+    q = (1 + confidence) / 2
+    assert st.t.ppf(q, need - 1) <= 2 * st.norm.ppf(q) < st.t.ppf(q, need - 2)
 
 
 def test_too_few_seeds_fewer_than_min_seeds_is_inconclusive_by_construction(tmp_path: Path) -> None:

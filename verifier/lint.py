@@ -31,9 +31,10 @@ RULES: dict[str, str] = {
     "no-baseline": "An empirical claim judged over several seeds names no `baseline` (null model), "
     "so nothing shows that a model that learnt nothing would not pass the same check.",
     "too-few-seeds": "A multi-seed claim lists fewer seeds than its interval can use: fewer than "
-    "`check.samples.min_seeds` (never judged: inconclusive by construction), fewer than 3 for a "
-    "Student-t interval (one degree of freedom: at 95% the interval is ±12.7 standard errors wide), "
-    "or fewer than 10 for a BCa bootstrap interval.",
+    "`check.samples.min_seeds` (never judged: inconclusive by construction), fewer than 10 for a BCa "
+    "bootstrap interval, or so few that the Student-t critical value at the stated confidence is more than "
+    "twice the normal one (most of the interval's width is then the penalty for too few seeds: at 95% that "
+    "takes at least 4 seeds, at 99% 5).",
     "trend-cannot-reach": "A trend claim has too few points or seeds to ever reach its confidence: "
     "the smallest p-value of the exact permutation test of k seeds of n points is (1/n!)^k, and it "
     "must fall below 1 - confidence.",
@@ -47,8 +48,8 @@ RULES: dict[str, str] = {
 }
 
 ONE_SIDED = ("lt", "le", "gt", "ge")
-MIN_T_SEEDS = 3
 MIN_BCA_SEEDS = 10
+T_PENALTY = 2.0  # a t critical value above twice the normal one: the interval is mostly small-sample penalty
 DEFAULT_CONFIDENCE = 0.95
 MAX_SCANNED_BYTES = 2_000_000  # larger files are data, not source; they are not searched
 
@@ -131,7 +132,7 @@ def _claim_findings(manifest: LoadedManifest, index: int, claim: Claim, files: _
     # too-few-seeds: the claim's seeds, the baseline's and the replication's
     if samples is not None and check.op != "trend":
         interval = samples.interval
-        need = max(samples.min_seeds, MIN_BCA_SEEDS if interval == "bca" else MIN_T_SEEDS)
+        need = max(samples.min_seeds, MIN_BCA_SEEDS if interval == "bca" else t_seeds_needed(confidence))
         counts: list[tuple[str, int]] = [("evidence.seeds", len(seeds))]
         if claim.baseline is not None and claim.baseline.seeds:
             counts.append(("baseline.seeds", len(claim.baseline.seeds)))
@@ -200,12 +201,32 @@ def _interval_name(interval: str) -> str:
     return "BCa bootstrap interval" if interval == "bca" else "Student-t interval"
 
 
+def _quantiles(q: float, df: int) -> tuple[float, float]:
+    """(Student-t quantile with `df` degrees of freedom, normal quantile) at `q`."""
+    # scipy is a core dependency, imported only when a multi-seed claim is linted
+    from scipy import stats as st  # type: ignore[import-untyped]
+
+    return float(st.t.ppf(q, df)), float(st.norm.ppf(q))
+
+
+def t_seeds_needed(confidence: float) -> int:
+    """Fewest seeds whose Student-t critical value at `confidence` is at most twice the normal one."""
+    q = (1 + confidence) / 2
+    n = 2
+    while True:
+        t, z = _quantiles(q, n - 1)
+        if t <= T_PENALTY * z:
+            return n
+        n += 1
+
+
 def _t_width(n: int, confidence: float, interval: str) -> str:
-    """For 2 seeds, how wide the t-interval is: its critical value has a closed form at 1 degree of freedom."""
-    if interval == "bca" or n != 2:
+    """How wide a t-interval over n seeds is, in standard deviations of the seeds."""
+    if interval == "bca" or n < 2:
         return ""
-    critical = math.tan(math.pi * confidence / 2)  # Student-t quantile at (1 + c) / 2 with 1 df
-    return f" (with 2 seeds the interval is ±{fmt(round(critical, 1))} standard errors wide)"
+    critical, _ = _quantiles((1 + confidence) / 2, n - 1)
+    return (f" (with {n} seeds the t critical value is {critical:.2f}: the interval is "
+            f"±{critical / math.sqrt(n):.2f} standard deviations of the seeds)")
 
 
 def _tolerance_field(check: Any, value: float) -> str:
