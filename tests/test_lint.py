@@ -19,24 +19,6 @@ from verifier.manifests import load_manifest
 from verifier.models import Claim
 from verifier.root import VerificationRoot
 
-V12 = "baseline" in Claim.model_fields  # manifest v1.2 (baseline, replicate, interval) is implemented
-needs_v12 = pytest.mark.skipif(not V12, reason="needs manifest v1.2 fields (baseline, replicate, interval)")
-
-
-def _multi_seed_trends() -> bool:
-    from verifier.check import validate_check
-    from verifier.errors import IntakeError
-    from verifier.models import Check, Samples
-
-    try:
-        validate_check(Check(op="trend", direction="increasing", x=[1.0, 2.0, 3.0], samples=Samples()), None)
-    except IntakeError:
-        return False
-    return True
-
-
-needs_trend_seeds = pytest.mark.skipif(not _multi_seed_trends(), reason="multi-seed trends (v1.2) are not judged yet")
-
 RUN = """\
 import json, os, pathlib, random
 params = json.loads(pathlib.Path(os.environ["REPRO_PARAMS"]).read_text())
@@ -50,7 +32,7 @@ SEEDS = [0, 1, 2, 3, 4]
 
 
 def clean_claims() -> list[dict[str, Any]]:
-    """Claims that break no rule (the empirical one needs v1.2's baseline)."""
+    """Claims that break no rule."""
     claims: list[dict[str, Any]] = [
         {"id": "C1", "statement": "Nothing to check.", "kind": "descriptive", "source": {"section": "1"}},
         {
@@ -64,15 +46,14 @@ def clean_claims() -> list[dict[str, Any]]:
             "check": {"op": "gt", "margin": 0.01}, "evidence": {"repro": "R1", "output": "/acc"},
         },
     ]
-    if V12:
-        claims.append({
-            "id": "C4", "statement": "Accuracy is above 0.75 over seeds.", "kind": "empirical",
-            "source": {"section": "3"}, "reported": {"value": 0.75},
-            "check": {"op": "gt", "samples": {"statistic": "mean", "confidence": 0.95, "min_seeds": 3}},
-            "evidence": {"repro": "R1", "output": "/acc", "seeds": SEEDS},
-            "baseline": {"repro": "R1", "output": "/acc", "seeds": SEEDS},
-            "replicate": {"seeds": 5},
-        })
+    claims.append({
+        "id": "C4", "statement": "Accuracy is above 0.75 over seeds.", "kind": "empirical",
+        "source": {"section": "3"}, "reported": {"value": 0.75},
+        "check": {"op": "gt", "samples": {"statistic": "mean", "confidence": 0.95, "min_seeds": 3}},
+        "evidence": {"repro": "R1", "output": "/acc", "seeds": SEEDS},
+        "baseline": {"repro": "R1", "output": "/acc", "seeds": SEEDS},
+        "replicate": {"seeds": 5},
+    })
     return claims
 
 
@@ -140,7 +121,6 @@ def test_no_baseline_an_empirical_multi_seed_claim_without_a_null_model(tmp_path
     assert "5 seeds" in f.problem and "null model" in f.fix
 
 
-@needs_v12
 def test_no_baseline_is_satisfied_by_a_baseline(tmp_path: Path) -> None:
     claim = empirical(baseline={"repro": "R1", "output": "/acc", "seeds": SEEDS})
     findings, _ = lint(tmp_path, with_claim(claim))
@@ -174,7 +154,6 @@ def test_too_few_seeds_fewer_than_min_seeds_is_inconclusive_by_construction(tmp_
     assert "5 seed(s)" in f.problem and "at least 6" in f.problem
 
 
-@needs_v12
 def test_too_few_seeds_bca_needs_ten(tmp_path: Path) -> None:
     # Intake itself refuses bca over fewer than 10 evidence seeds; the baseline and replication are lint's.
     ten = list(range(10))
@@ -186,7 +165,6 @@ def test_too_few_seeds_bca_needs_ten(tmp_path: Path) -> None:
     assert all(f.rule == "too-few-seeds" and "at least 10" in f.problem for f in findings)
 
 
-@needs_v12
 def test_too_few_seeds_covers_replication(tmp_path: Path) -> None:
     claim = empirical(baseline={"repro": "R1", "output": "/acc", "seeds": SEEDS}, replicate={"seeds": 2})
     f = only(lint(tmp_path, with_claim(claim))[0], "too-few-seeds")
@@ -214,7 +192,6 @@ def test_trend_over_four_points_can_reach_95_percent(tmp_path: Path) -> None:
     assert lint(tmp_path, with_claim(trend([1, 2, 3, 4])))[0] == []
 
 
-@needs_trend_seeds
 def test_trend_cannot_reach_counts_seeds(tmp_path: Path) -> None:
     claim = trend([1, 2, 3], seeds=[0])
     claim["check"]["samples"]["confidence"] = 0.999  # (1/6)^3 = 0.0046 >= 0.001 needs 4 seeds
