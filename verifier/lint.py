@@ -24,7 +24,7 @@ from typing import Any
 
 from verifier.check import fmt, tolerance_of
 from verifier.manifests import LoadedManifest
-from verifier.models import Claim
+from verifier.models import Check, Claim
 
 # rule id -> what it finds (the reference page of the documentation is generated from this).
 RULES: dict[str, str] = {
@@ -105,96 +105,122 @@ def lint_paper(manifest: LoadedManifest) -> PaperLint:
     return PaperLint(paper=manifest.model.id, findings=findings, waived=waived)
 
 
+@dataclass(frozen=True)
+class _Claim:
+    """One claim as every rule reads it: where it sits, its check, seeds and confidence."""
+
+    paper: str
+    index: int
+    claim: Claim
+    check: Check
+    seeds: list[int]
+    confidence: float
+    files: _RepoFiles
+
+    def finding(self, rule: str, field: str, problem: str, fix: str) -> Finding:
+        return Finding(self.paper, self.claim.id, rule, f"claims[{self.index}].{field}", problem, fix)
+
+
 def _claim_findings(manifest: LoadedManifest, index: int, claim: Claim, files: _RepoFiles) -> Iterator[Finding]:
-    paper = manifest.model.id
-    at = f"claims[{index}]"
-
-    def finding(rule: str, field: str, problem: str, fix: str) -> Finding:
-        return Finding(paper, claim.id, rule, f"{at}.{field}", problem, fix)
-
-    check = claim.check
-    evidence = claim.evidence
-    if check is None:
+    """Every rule's findings for one claim (waivers not applied)."""
+    if claim.check is None:
         return
-    samples = check.samples
-    seeds = list(evidence.seeds) if evidence is not None and evidence.seeds else []
+    samples = claim.check.samples
+    seeds = list(claim.evidence.seeds) if claim.evidence is not None and claim.evidence.seeds else []
     confidence = samples.confidence if samples is not None else DEFAULT_CONFIDENCE
+    c = _Claim(manifest.model.id, index, claim, claim.check, seeds, confidence, files)
+    for rule in (_no_baseline, _too_few_seeds, _trend_cannot_reach, _tolerance_covers_zero,
+                 _threshold_no_effect, _transcribed_value):
+        yield from rule(c)
 
-    # no-baseline
-    if claim.kind == "empirical" and len(seeds) > 1 and claim.baseline is None:
-        yield finding(
+
+def _no_baseline(c: _Claim) -> Iterator[Finding]:
+    if c.claim.kind == "empirical" and len(c.seeds) > 1 and c.claim.baseline is None:
+        yield c.finding(
             "no-baseline", "baseline",
-            f"empirical claim over {len(seeds)} seeds has no baseline",
+            f"empirical claim over {len(c.seeds)} seeds has no baseline",
             "add baseline: {repro, output, seeds}, the same quantity from a null model "
             "(shuffled labels, an untrained model)",
         )
 
-    # too-few-seeds: the claim's seeds, the baseline's and the replication's
-    if samples is not None and check.op != "trend":
-        interval = samples.interval
-        need = max(samples.min_seeds, MIN_BCA_SEEDS if interval == "bca" else t_seeds_needed(confidence))
-        counts: list[tuple[str, int]] = [("evidence.seeds", len(seeds))]
-        if claim.baseline is not None and claim.baseline.seeds:
-            counts.append(("baseline.seeds", len(claim.baseline.seeds)))
-        if claim.replicate is not None:
-            counts.append(("replicate.seeds", claim.replicate.seeds))
-        for field, n in counts:
-            if n < need:
-                yield finding(
-                    "too-few-seeds", field,
-                    f"{n} seed(s) where a {_interval_name(interval)} at {fmt(confidence * 100)}% "
-                    f"with min_seeds {samples.min_seeds} needs at least {need}{_t_width(n, confidence, interval)}",
-                    f"list at least {need} seeds",
-                )
 
-    # trend-cannot-reach
-    if check.op == "trend" and check.x:
-        n = len(check.x)
-        k = max(1, len(seeds))
-        alpha = 1.0 - confidence
-        log_p = -k * math.lgamma(n + 1)
-        if log_p >= math.log(alpha):
-            need_k = math.floor(math.log(alpha) / -math.lgamma(n + 1)) + 1
-            yield finding(
-                "trend-cannot-reach", "check.x" if len(seeds) <= 1 else "evidence.seeds",
-                f"a trend over {n} points on {k} seed(s): the smallest exact permutation p-value is "
-                f"(1/{n}!)^{k} = {fmt(math.exp(log_p))}, never below 1 - {fmt(confidence)} = {fmt(alpha)}",
-                f"judge it over at least {need_k} seeds of these {n} points (evidence.seeds), or over more x values",
+def _too_few_seeds(c: _Claim) -> Iterator[Finding]:
+    """The claim's seeds, the baseline's and the replication's, against what the interval needs."""
+    samples = c.check.samples
+    if samples is None or c.check.op == "trend":
+        return
+    interval = samples.interval
+    need = max(samples.min_seeds, MIN_BCA_SEEDS if interval == "bca" else t_seeds_needed(c.confidence))
+    counts: list[tuple[str, int]] = [("evidence.seeds", len(c.seeds))]
+    if c.claim.baseline is not None and c.claim.baseline.seeds:
+        counts.append(("baseline.seeds", len(c.claim.baseline.seeds)))
+    if c.claim.replicate is not None:
+        counts.append(("replicate.seeds", c.claim.replicate.seeds))
+    for field, n in counts:
+        if n < need:
+            yield c.finding(
+                "too-few-seeds", field,
+                f"{n} seed(s) where a {_interval_name(interval)} at {fmt(c.confidence * 100)}% "
+                f"with min_seeds {samples.min_seeds} needs at least {need}{_t_width(n, c.confidence, interval)}",
+                f"list at least {need} seeds",
             )
 
-    # tolerance-covers-zero
-    reported = claim.reported
-    if check.op in ("approx", "eq") and reported is not None and reported.value and check.against is None:
-        tol = tolerance_of(check, reported)
-        if tol >= abs(reported.value):
-            yield finding(
-                "tolerance-covers-zero", _tolerance_field(check, reported.value),
-                f"tolerance {fmt(tol)} is at least the reported value {fmt(reported.value)}: a computed 0 passes",
-                "set rel_tol/abs_tol to the error the claim can afford (well below the value), "
-                "or state the claim as a bound (op: gt/lt)",
-            )
 
-    # threshold-no-effect
-    if check.op in ONE_SIDED and check.margin == 0:
-        against_arm = check.against is not None
-        zero = reported is not None and reported.value == 0
-        if against_arm or zero:
-            what = "the other arm" if against_arm else "0"
-            yield finding(
-                "threshold-no-effect", "check.margin",
-                f"'{check.op}' {what} with no margin: any effect, however small, passes",
-                "set check.margin to the smallest effect that matters and say why in note",
-            )
+def _trend_cannot_reach(c: _Claim) -> Iterator[Finding]:
+    if c.check.op != "trend" or not c.check.x:
+        return
+    n = len(c.check.x)
+    k = max(1, len(c.seeds))
+    alpha = 1.0 - c.confidence
+    log_p = -k * math.lgamma(n + 1)  # log of (1/n!)^k: every seed in the claimed order
+    if log_p >= math.log(alpha):
+        need_k = math.floor(math.log(alpha) / -math.lgamma(n + 1)) + 1
+        yield c.finding(
+            "trend-cannot-reach", "check.x" if len(c.seeds) <= 1 else "evidence.seeds",
+            f"a trend over {n} points on {k} seed(s): the smallest exact permutation p-value is "
+            f"(1/{n}!)^{k} = {fmt(math.exp(log_p))}, never below 1 - {fmt(c.confidence)} = {fmt(alpha)}",
+            f"judge it over at least {need_k} seeds of these {n} points (evidence.seeds), or over more x values",
+        )
 
-    # transcribed-value
-    if claim.kind == "formula" and reported is not None and reported.value is not None and evidence is not None:
-        where = files.find(evidence.repro, reported.value)
-        if where is not None:
-            yield finding(
-                "transcribed-value", "reported.value",
-                f"{fmt(reported.value)} appears verbatim in {where}: the repro may read it back rather than compute it",
-                "compute the value from what it depends on (and keep the number itself out of params, inputs and source)",
-            )
+
+def _tolerance_covers_zero(c: _Claim) -> Iterator[Finding]:
+    reported = c.claim.reported
+    if c.check.op not in ("approx", "eq") or reported is None or not reported.value or c.check.against is not None:
+        return
+    tol = tolerance_of(c.check, reported)
+    if tol >= abs(reported.value):
+        yield c.finding(
+            "tolerance-covers-zero", _tolerance_field(c.check, reported.value),
+            f"tolerance {fmt(tol)} is at least the reported value {fmt(reported.value)}: a computed 0 passes",
+            "set rel_tol/abs_tol to the error the claim can afford (well below the value), "
+            "or state the claim as a bound (op: gt/lt)",
+        )
+
+
+def _threshold_no_effect(c: _Claim) -> Iterator[Finding]:
+    if c.check.op not in ONE_SIDED or c.check.margin != 0:
+        return
+    against_arm = c.check.against is not None
+    if against_arm or (c.claim.reported is not None and c.claim.reported.value == 0):
+        what = "the other arm" if against_arm else "0"
+        yield c.finding(
+            "threshold-no-effect", "check.margin",
+            f"'{c.check.op}' {what} with no margin: any effect, however small, passes",
+            "set check.margin to the smallest effect that matters and say why in note",
+        )
+
+
+def _transcribed_value(c: _Claim) -> Iterator[Finding]:
+    reported, evidence = c.claim.reported, c.claim.evidence
+    if c.claim.kind != "formula" or reported is None or reported.value is None or evidence is None:
+        return
+    where = c.files.find(evidence.repro, reported.value)
+    if where is not None:
+        yield c.finding(
+            "transcribed-value", "reported.value",
+            f"{fmt(reported.value)} appears verbatim in {where}: the repro may read it back rather than compute it",
+            "compute the value from what it depends on (and keep the number itself out of params, inputs and source)",
+        )
 
 
 def _interval_name(interval: str) -> str:
@@ -229,7 +255,7 @@ def _t_width(n: int, confidence: float, interval: str) -> str:
             f"±{critical / math.sqrt(n):.2f} standard deviations of the seeds)")
 
 
-def _tolerance_field(check: Any, value: float) -> str:
+def _tolerance_field(check: Check, value: float) -> str:
     if check.rel_tol is not None and check.rel_tol * abs(value) >= abs(value):
         return "check.rel_tol"
     if check.abs_tol is not None and check.abs_tol >= abs(value):
