@@ -265,6 +265,9 @@ EXIT_MEANING = {
     "EXIT_INCONCLUSIVE": "Inconclusive: a repro crashed, timed out, hit a limit or wrote no valid results; the "
     "samples cannot decide; or no sealed sandbox is available. For `audit`, a claim is out of date after a "
     "correction. With `--strict`, an unverified checkable claim (not attempted) counts here too.",
+    "EXIT_INTERNAL": "An internal error of `verify` itself (a bug, not the repro's fault): one line "
+    "`verify: internal error: ...` on standard error (`-v` shows the traceback). No answer was had, so it "
+    "is the inconclusive status.",
 }
 
 
@@ -273,14 +276,17 @@ def exit_codes_page() -> str:
     missing = set(constants) - set(EXIT_MEANING)
     if missing:
         raise KeyError(f"undocumented exit statuses in verifier.errors: {sorted(missing)}")
-    rows = [f"| {value} | `{name}` | {_cell(EXIT_MEANING[name])} |"
-            for name, value in sorted(constants.items(), key=lambda kv: kv[1])]
+    by_value: dict[int, list[str]] = {}
+    for name, value in constants.items():
+        by_value.setdefault(value, []).append(name)
+    rows = [f"| {value} | {', '.join(f'`{n}`' for n in names)} | {_cell(' '.join(EXIT_MEANING[n] for n in names))} |"
+            for value, names in sorted(by_value.items())]
     return "\n".join([
         GENERATED, "# Exit statuses", "",
         "Every command exits with one of these statuses, so a CI job or a script can act on the result "
         "without reading the output. When a run has several outcomes, the worst decides: bad input (2) "
         "stops everything; otherwise a refuted claim (1) outweighs an inconclusive one (3).", "",
-        "| Status | Name in `verifier.errors` | Meaning |", "| --- | --- | --- |", *rows, "",
+        "| Status | Names in `verifier.errors` | Meaning |", "| --- | --- | --- |", *rows, "",
         "An error prints one line on standard error, `verify: error: <file>: <field>: <what>`, never a "
         "traceback (`verify -v` shows one for debugging).", ""])
 
