@@ -44,3 +44,9 @@ def test_symlink_out_is_refused(hostile_root: VerificationRoot) -> None:
 def test_nul_byte_is_refused(hostile_root: VerificationRoot) -> None:
     with pytest.raises(IntakeError, match="NUL"):
         hostile_root.resolve_inside("a\0b", file=Path("m.yaml"), field="f")
+
+
+def test_a_missing_directory_then_a_loop_is_refused(hostile_root: VerificationRoot) -> None:
+    """Regression (hypothesis): `a/a/../loop` passed strict realpath's ENOENT and landed on a loop."""
+    with pytest.raises(IntakeError, match="cannot be resolved"):
+        hostile_root.resolve_inside("a/a/../loop", file=Path("m.yaml"), field="f")

@@ -7,6 +7,7 @@ place that decides.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class VerificationRoot:
             resolved = os.path.realpath(joined, strict=True)
         except FileNotFoundError:
             resolved = os.path.realpath(joined)  # a missing file is reported by the caller
+            _refuse_loop(resolved, relative, file=file, field=field)
         except OSError as e:  # a symlink loop, a component that is not a directory
             raise IntakeError(f"path {relative!r} cannot be resolved: {e.strerror}", file=file, field=field) from e
         if not (resolved + os.sep).startswith(self._prefix):
@@ -87,3 +89,15 @@ class VerificationRoot:
             return path.relative_to(self.path).as_posix()
         except ValueError:
             return str(path)
+
+
+def _refuse_loop(resolved: str, relative: str, *, file: Path, field: str) -> None:
+    """Refuse a path that non-strict realpath left on a symlink loop (`a/missing/../loop`).
+
+    Raises `IntakeError` when stat-ing `resolved` meets a loop; a plainly missing file passes.
+    """
+    try:
+        os.stat(resolved)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise IntakeError(f"path {relative!r} cannot be resolved: {e.strerror}", file=file, field=field) from e
