@@ -165,7 +165,7 @@ def test_attest_paper_from_ledger(
     init_keys(home)
     rec = record().model_copy(update={"id": "run-9", "repro": "R1"})
     with ledger_mod.Ledger.open(home) as ledger:
-        assert ledger.put_bytes(RESULTS) == f"sha256:{HEX}"
+        assert ledger.store.put_bytes(RESULTS) == f"sha256:{HEX}"
         ledger.add_run(rec)
         ledger.add_verdict(
             Verdict(

@@ -15,6 +15,7 @@ from verifier.attest_store import index_path, read_index, record_attestations
 from verifier.cli import main
 from verifier.corrections import append_correction
 from verifier.executor import Options, verify_claims
+from verifier.history import HistoryPoint
 from verifier.history_plot import history_svg
 from verifier.keys import init_keys, load_public_key, public_key_path
 from verifier.ledger import Ledger
@@ -22,7 +23,6 @@ from verifier.manifests import seal_manifest
 from verifier.models import Check
 from verifier.report import (
     NOT_YET,
-    HistoryPoint,
     HtmlReporter,
     JsonReporter,
     MarkdownReporter,

@@ -166,9 +166,9 @@ class _Signer:
     def _store(self, envelope: dict[str, Any]) -> StoredEnvelope:
         # The same bytes `attest.write_envelope` writes, so both layouts hold identical envelopes.
         data = json.dumps(envelope, separators=(",", ":"), sort_keys=True).encode() + b"\n"
-        digest = self.ledger.put_bytes(data)
+        digest = self.ledger.store.put_bytes(data)
         self.written += 1
-        return StoredEnvelope(digest, self.ledger.artifact_path(digest).relative_to(self.home).as_posix())
+        return StoredEnvelope(digest, self.ledger.store.path(digest).relative_to(self.home).as_posix())
 
     def _present(self, indexed: dict[str, Any]) -> bool:
         path = indexed.get("path")

@@ -9,12 +9,11 @@ refuses NaN and infinity, which have no JSON form.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import rfc8785
 
-DIGEST_PREFIX = "sha256:"
+from verifier.digest import bytes_digest
 
 
 def canonical(obj: Any) -> bytes:
@@ -33,11 +32,6 @@ def canonical(obj: Any) -> bytes:
         raise ValueError(f"not canonical JSON: {e}") from e
 
 
-def digest_bytes(data: bytes) -> str:
-    """`sha256:<hex>` of raw bytes."""
-    return DIGEST_PREFIX + hashlib.sha256(data).hexdigest()
-
-
 def digest_json(obj: Any) -> str:
     """`sha256:<hex>` of the canonical form of a JSON-like value.
 
@@ -46,19 +40,4 @@ def digest_json(obj: Any) -> str:
 
     Raises `ValueError` as `canonical` does.
     """
-    return digest_bytes(canonical(obj))
-
-
-def split_digest(digest: str) -> str:
-    """The hex part of a `sha256:<hex>` digest.
-
-    Raises `ValueError` if `digest` is not `sha256:` followed by 64 lowercase hex digits.
-    """
-    hexpart = digest.removeprefix(DIGEST_PREFIX)
-    if (
-        not digest.startswith(DIGEST_PREFIX)
-        or len(hexpart) != 64
-        or any(c not in "0123456789abcdef" for c in hexpart)
-    ):
-        raise ValueError(f"not a sha256 digest: {digest!r}")
-    return hexpart
+    return bytes_digest(canonical(obj))

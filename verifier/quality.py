@@ -12,8 +12,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+from verifier.digest import bytes_digest
 from verifier.models import Claim, PaperManifest, Verdict
-from verifier.seal import sha256_bytes
 
 Level = Literal["LOW", "MEDIUM", "HIGH"]
 CHECKABLE_KINDS = ("formula", "empirical", "proof")
@@ -35,7 +35,7 @@ def load_policy() -> Policy:
 
     raw = resources.files("verifier.policy").joinpath("quality-v1.yaml").read_bytes()
     document = YAML(typ="safe").load(raw)
-    return Policy(uri=str(document["uri"]), digest=sha256_bytes(raw), document=document)
+    return Policy(uri=str(document["uri"]), digest=bytes_digest(raw), document=document)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from verifier.history import HistoryPoint
 from verifier.models import Check, Claim, PaperManifest, RunRecord, SourceProvenance, Verdict
 
 RECORD_CONTRACT: Final = "public-record-v1"
@@ -109,16 +110,6 @@ class ClaimRecord:
 
 
 @dataclass(frozen=True)
-class HistoryPoint:
-    """One evaluation of the paper: when, how many checkable claims were verified, and each claim's status."""
-
-    evaluated: str
-    verified: int
-    checkable: int
-    statuses: dict[str, str]
-
-
-@dataclass(frozen=True)
 class PublicRecord:
     """Everything `verify show` renders, in its order (module docstring)."""
 
@@ -169,7 +160,7 @@ def build_record(root: Path, home: Path, paper_id: str) -> PublicRecord:
         runs = _runs_of(ledger, last.values())
         # (3): every verdict, for the history
         history = _history(model, {gid: ledger.verdict_history(gid, limit=200) for gid in ids})
-        store = ledger.artifact_path
+        store = ledger.store.path
     by_local = {gid.split("/", 1)[1]: v for gid, v in last.items()}
     claims = [_claim_record(model.id, c, last.get(f"{model.id}/{c.id}"), runs, home, store) for c in model.claims]
     return PublicRecord(
@@ -429,9 +420,9 @@ def _attest_paper_files(home: Path, verdict: Verdict) -> list[Link]:
 
 
 def _file_digest(path: Path) -> str:
-    from verifier.seal import sha256_bytes
+    from verifier.digest import file_digest
 
-    return sha256_bytes(path.read_bytes())
+    return file_digest(path)
 
 
 def _history(model: PaperManifest, verdicts: Mapping[str, list[Verdict]]) -> list[HistoryPoint]:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.canonical import digest_json
+from verifier.digest import hex_of, read_file_digest, tree_digest
 from verifier.errors import IntakeError
 from verifier.ledger import Ledger
 from verifier.manifests import LoadedManifest
@@ -47,7 +48,6 @@ from verifier.sandbox import (
     SandboxResult,
     judge_outcome,
 )
-from verifier.seal import sha256_file, tree_digest
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class Runner:
     def _results_of(self, record: RunRecord) -> dict[str, Any] | None:
         if record.results_digest is None:
             return None
-        loaded = json.loads(self.ledger.get_bytes(record.results_digest))
+        loaded = json.loads(self.ledger.store.get_bytes(record.results_digest))
         return loaded if isinstance(loaded, dict) else None
 
     def execute(self, plan: RunPlan, key: str) -> ObtainedRun:
@@ -194,11 +194,11 @@ class Runner:
         results_digest = None
         for rel in sorted(outcome.outputs):
             path = out_dir / rel
-            digest = self.ledger.put_file(path)
+            digest = self.ledger.store.put_file(path)
             outputs.append(OutputFile(path=rel, sha256=digest, size=path.stat().st_size))
             if rel == "results.json" and outcome.status == "ok":
                 results_digest = digest
-        logs = {name: self.ledger.put_file(p) for name, p in (("stdout", result.stdout_path), ("stderr", result.stderr_path)) if p.exists()}
+        logs = {name: self.ledger.store.put_file(p) for name, p in (("stdout", result.stdout_path), ("stderr", result.stderr_path)) if p.exists()}
         environment = dict(self.environment(plan))
         if result.image_digest:
             environment["image_digest"] = result.image_digest
@@ -246,7 +246,7 @@ def _changed_during_run(plan: RunPlan) -> str | None:
     for item in repro.inputs:
         path = plan.manifest.inputs[repro.id][item.path]
         try:
-            digest = sha256_file(path)
+            digest = hex_of(read_file_digest(path))
         except IntakeError:
             digest = "missing"
         if digest != item.sha256:
