@@ -3,7 +3,7 @@
 `build_record(root, home, paper_id)` reads, and never runs: the manifest (no
 seal check: a record stays readable after its bundle changed), the ledger's
 last verdict of every claim and the runs behind them, the correction audit,
-the attestation index (`verifier.attest_store`) and the verdict history. It
+the attestation index (`verifier.attest.store`) and the verdict history. It
 returns a `PublicRecord`, which the reporters render in the order of the
 record that started this project (Assignee Research, SRCH:BA8256CB): the
 header; verification level; gate verdict; quality tier and dimensions;
@@ -17,7 +17,7 @@ is `gates.paper_verdict`'s: Verified, Partially verified (k of n claims),
 Refuted or Unverified.
 
 Reporters follow check-jsonschema's `reporter.py`: one `Reporter` ABC and a
-class per format, chosen through `REPORTER_FOR_NAME`.
+class per format, chosen by `verify show --format`.
 """
 
 from __future__ import annotations
@@ -389,40 +389,15 @@ def _logs(record: RunRecord, home: Path, store: Callable[[str], Path]) -> list[L
 
 
 def _attestations(home: Path, verdict: Verdict | None) -> list[Link]:
-    """Envelopes of this verdict: the executor's index, else `verify attest paper`'s files."""
+    """Envelopes of this verdict, from its claim's attestation index (`verifier.attest.store`)."""
     if verdict is None:
         return []
-    from verifier.attest_store import envelopes_of, read_index
+    from verifier.attest.store import envelopes_of, read_index
 
     index = read_index(home, verdict.claim)
-    if index is not None and index.get("evaluated") == verdict.evaluated:
-        return [Link(label, digest, path) for label, digest, path in envelopes_of(index)]
-    return _attest_paper_files(home, verdict)
-
-
-def _attest_paper_files(home: Path, verdict: Verdict) -> list[Link]:
-    """The layout `verify attest paper` writes (attest.attest_verdict / attest.run_envelope_path)."""
-    from verifier.attest import attestation_dir, rfc3339, run_envelope_path
-
-    paper, _, claim = verdict.claim.partition("/")
-    stamp = rfc3339(verdict.evaluated).replace(":", "")
-    candidates = [("verdict summary (VSA)", attestation_dir(home) / "verdicts" / paper / claim / f"{stamp}.intoto.jsonl")]
-    candidates += [
-        (f"run {r.id} provenance (SLSA)", run_envelope_path(home, r.id))
-        for r in [verdict.run, *verdict.runs]
-        if r is not None and r.id is not None
-    ]
-    return [
-        Link(label, _file_digest(path), path.relative_to(home).as_posix())
-        for label, path in candidates
-        if path.is_file() and path.is_relative_to(home)
-    ]
-
-
-def _file_digest(path: Path) -> str:
-    from verifier.digest import file_digest
-
-    return file_digest(path)
+    if index is None or index.get("evaluated") != verdict.evaluated:
+        return []
+    return [Link(label, digest, path) for label, digest, path in envelopes_of(index)]
 
 
 def _history(model: PaperManifest, verdicts: Mapping[str, list[Verdict]]) -> list[HistoryPoint]:
@@ -612,10 +587,3 @@ def render_template(name: str, **context: Any) -> str:
         lstrip_blocks=True,
     )
     return env.get_template(name).render(**context)
-
-
-REPORTER_FOR_NAME: Final[dict[str, Callable[[], Reporter]]] = {
-    "md": MarkdownReporter,
-    "json": JsonReporter,
-    "html": HtmlReporter,
-}
