@@ -141,7 +141,7 @@ class TestBuild:
 
 def _correct(root: Path) -> None:
     """Edit C1's note and record the erratum the way `verify correct` does."""
-    from verifier.corrections import file_digest
+    from verifier.digest import file_digest
 
     path = root / "manifests" / PAPER / "manifest.yaml"
     before = file_digest(path)

@@ -176,7 +176,7 @@ def build_record(root: Path, home: Path, paper_id: str) -> PublicRecord:
         verification=_verification(model),
         gate=_gate(model, by_local),
         quality=_quality(model, by_local),
-        corrections=_corrections(root, paper_id, last),
+        corrections=_corrections(root, home, paper_id, last),
         provenance=_provenance(model.provenance),
         claims=claims,
         history=history,
@@ -265,7 +265,7 @@ def _quality(model: PaperManifest, verdicts: Mapping[str, Verdict]) -> dict[str,
     return assess(model, dict(verdicts)).as_json()
 
 
-def _corrections(root: Path, paper_id: str, last: Mapping[str, Verdict]) -> dict[str, Any]:
+def _corrections(root: Path, home: Path, paper_id: str, last: Mapping[str, Verdict]) -> dict[str, Any]:
     """`verify audit` as data: status, count, stale claims, and the chain (ok, or its breaks)."""
     from verifier.corrections import audit, verdict_time_from_iso
 
@@ -273,7 +273,7 @@ def _corrections(root: Path, paper_id: str, last: Mapping[str, Verdict]) -> dict
         verdict = last.get(gid)
         return verdict_time_from_iso(verdict.evaluated) if verdict else None
 
-    return audit(root, paper_id, last_verdict_time=last_time).to_json()
+    return audit(root, paper_id, last_verdict_time=last_time, home=home).to_json()
 
 
 def _provenance(prov: SourceProvenance | None) -> dict[str, Any] | None:

@@ -552,3 +552,18 @@ def rfc3339(text: str) -> str:
     when = datetime.fromisoformat(text)
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     return when.replace(tzinfo=None).isoformat() + "Z"
+
+
+CHAIN_HEAD_TYPE: Final = f"{URI_BASE}/correction-head/v1"
+
+
+def chain_head_statement(paper: str, seq: int, record_name: str, record_digest: str, manifest: str) -> dict[str, Any]:
+    """The Statement that signs a correction chain's head: its subject is the last record, by digest.
+
+    The predicate repeats what the record says (paper, seq, the manifest it
+    left), so a reader sees what was signed without the record at hand.
+
+    Raises `ValueError` if a digest is not `sha256:<hex>`.
+    """
+    predicate = {"paper": paper, "seq": seq, "manifest": _digest_set(manifest)}
+    return _statement([_descriptor(record_name, record_digest)], CHAIN_HEAD_TYPE, predicate)
