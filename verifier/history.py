@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from verifier.models import RunRecord
+if TYPE_CHECKING:
+    from verifier.models import RunRecord
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,32 @@ class HistoryPoint:
     verified: int
     checkable: int
     statuses: dict[str, str]
+
+
+def last_verdicts(root: Path, home: Path) -> list[dict[str, Any]]:
+    """Every claim of every paper with its last verdict (`verify list`), or the paper's error.
+
+    A row is `{claim, kind, status, evaluated}` (status None when never
+    judged), or `{paper, error}` for a paper whose manifest fails intake.
+
+    Raises `LedgerError` if the ledger cannot be read.
+    """
+    from verifier.intake import validate_papers
+    from verifier.ledger import Ledger
+
+    rows: list[dict[str, Any]] = []
+    with Ledger.open(home) as ledger:
+        for result in validate_papers(root, home, []):
+            if result.manifest is None:
+                rows.append({"paper": result.paper, "error": result.error})
+                continue
+            claims = result.manifest.model.claims
+            last = ledger.last_verdicts(f"{result.paper}/{c.id}" for c in claims)
+            for c in claims:
+                v = last.get(f"{result.paper}/{c.id}")
+                rows.append({"claim": f"{result.paper}/{c.id}", "kind": c.kind,
+                             "status": v.status if v else None, "evaluated": v.evaluated if v else None})
+    return rows
 
 
 def claim_history(home: Path, claim_id: str, *, limit: int = 20) -> dict[str, Any]:
