@@ -183,7 +183,7 @@ class TestAppend:
             append_correction(root, "nope-paper", type="erratum", claims=[], reason="r")
 
     def test_malformed_paper_id(self, root: Path) -> None:
-        with pytest.raises(IntakeError, match="not a paper id"):
+        with pytest.raises(IntakeError, match="malformed paper id"):
             audit(root, "../etc")
 
     def test_issued_cannot_go_back(self, root: Path) -> None:
@@ -477,7 +477,7 @@ def test_digest_is_of_stored_bytes(root: Path) -> None:
 
 
 def test_paper_id_with_trailing_newline_refused(root: Path) -> None:
-    with pytest.raises(IntakeError, match="not a paper id"):
+    with pytest.raises(IntakeError, match="malformed paper id"):
         audit(root, PAPER + "\n")
 
 

@@ -57,7 +57,7 @@ from ruamel.yaml.error import YAMLError
 from verifier.digest import DIGEST_RE, bytes_digest, file_digest
 from verifier.errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REFUTED, ChainError, IntakeError
 from verifier.manifests import load_manifest
-from verifier.models import PAPER_ID_PATTERN, CorrectionRecord, CorrectionType
+from verifier.models import CorrectionRecord, CorrectionType
 from verifier.root import VerificationRoot
 
 RECORD_NAME_RE: Final = re.compile(r"^(\d{4})\.yaml$")
@@ -80,30 +80,20 @@ VerdictTimeLookup = Callable[[str], datetime | None]
 # --------------------------------------------------------------------------- paths and digests
 
 
-def paper_dir(root: Path, paper_id: str) -> Path:
-    """`<root>/manifests/<paper>`, after checking the id's form (no `..` can sneak in).
-
-    Raises `IntakeError` if `paper_id` is not a valid paper id.
-    """
-    if not re.fullmatch(PAPER_ID_PATTERN, paper_id):
-        raise IntakeError(f"not a paper id: {paper_id!r}", field="paper")
-    return Path(root) / "manifests" / paper_id
-
-
 def manifest_path(root: Path, paper_id: str) -> Path:
-    """Path of the paper's manifest.
+    """Path of the paper's manifest (`VerificationRoot.manifest_path`, the one rule for paper paths).
 
     Raises `IntakeError` if the id is malformed or the paper has no manifest.
     """
-    path = paper_dir(root, paper_id) / "manifest.yaml"
-    if not path.is_file():
-        raise IntakeError(f"unknown paper {paper_id!r}: no manifests/{paper_id}/manifest.yaml")
-    return path
+    return VerificationRoot(Path(root)).manifest_path(paper_id)
 
 
 def corrections_dir(root: Path, paper_id: str) -> Path:
-    """`<root>/manifests/<paper>/corrections` (it may not exist yet)."""
-    return paper_dir(root, paper_id) / "corrections"
+    """`<root>/manifests/<paper>/corrections` (it may not exist yet).
+
+    Raises `IntakeError` if the id is malformed or the paper has no manifest.
+    """
+    return manifest_path(root, paper_id).parent / "corrections"
 
 
 def _yaml() -> YAML:
