@@ -330,12 +330,7 @@ class Ledger:
 
         Raises `LedgerError` if the stored record no longer parses.
         """
-        row = self._one(
-            "SELECT e.body FROM runs r JOIN entries e ON e.seq = r.seq"
-            " WHERE r.key = ? AND r.status = 'ok' ORDER BY r.seq DESC LIMIT 1",
-            (key,),
-        )
-        return _parse_run(row[0]) if row else None
+        return self.find_runs([key]).get(key)
 
     def find_runs(self, keys: Iterable[str]) -> dict[str, RunRecord]:
         """`find_run` for many keys at once: key -> latest ok run; keys without one are absent.
