@@ -295,3 +295,11 @@ def test_attest_paper_from_ledger(
         f"{envelopes[1]}: demo-paper/C1: manifest {before} is the version before correction 1 "
         "(correction): superseded"
     )
+
+
+def test_sign_refuses_a_hostile_statement(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    init_keys(home)
+    src = tmp_path / "deep.json"
+    src.write_text("[" * 100_000 + "]" * 100_000)
+    assert run("attest", "sign", str(src)) == 2
+    assert capsys.readouterr().err == f"verify: error: {src}: statement nests deeper than 128 levels\n"

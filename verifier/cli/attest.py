@@ -8,7 +8,6 @@ mismatch (the line says which); 2 a malformed file or key
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -111,16 +110,18 @@ def attest_check(app: AppContext, file: Path, key_path: Path | None, as_json: bo
 @click.pass_obj
 def attest_sign(app: AppContext, statement_file: Path, out: Path | None) -> None:
     """Sign an in-toto Statement (JSON) with the home's key into a DSSE envelope."""
-    from verifier.attest.dsse import write_envelope
+    from verifier.attest.dsse import parse_json_object, write_envelope
     from verifier.attest.statements import sign_statement
 
     key = load_signing_key(private_key_path(app.home))
     try:
-        statement = json.loads(statement_file.read_bytes())
-    except (OSError, ValueError) as e:
-        raise EnvelopeFormatError(f"{statement_file}: not a readable JSON statement: {e}") from e
-    if not isinstance(statement, dict):
-        raise EnvelopeFormatError(f"{statement_file}: a statement is a JSON object")
+        data = statement_file.read_bytes()
+    except OSError as e:
+        raise EnvelopeFormatError(f"cannot read: {e.strerror}", file=statement_file) from e
+    try:
+        statement = parse_json_object(data, "statement")
+    except EnvelopeFormatError as e:
+        raise EnvelopeFormatError(e.message, file=statement_file) from e
     target = out or statement_file.with_suffix(".intoto.jsonl")
     write_envelope(target, sign_statement(statement, key))
     click.echo(str(target))
