@@ -333,7 +333,8 @@ class AuditReport:
             "head": self.head,
             "manifest": self.manifest,
             "flags": list(self.flags),
-            "notes": list(self.notes),
+            # Only when there is one: the form is unchanged for every chain without unchecked extras.
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
 
