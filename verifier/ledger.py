@@ -337,11 +337,7 @@ class Ledger:
 
         Raises `LedgerError` if a stored record no longer parses.
         """
-        bodies = self._latest(
-            "SELECT m.key, e.body FROM entries e JOIN (SELECT key, MAX(seq) AS seq FROM runs"
-            " WHERE status = 'ok' AND key IN ({marks}) GROUP BY key) m ON e.seq = m.seq",
-            keys,
-        )
+        bodies = self._latest("runs", "key", keys, only_ok=True)
         return {key: _parse_run(body) for key, body in bodies.items()}
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -402,15 +398,22 @@ class Ledger:
 
         Raises `LedgerError` if a stored record no longer parses.
         """
-        bodies = self._latest(
-            "SELECT m.claim, e.body FROM entries e JOIN (SELECT claim, MAX(seq) AS seq FROM verdicts"
-            " WHERE claim IN ({marks}) GROUP BY claim) m ON e.seq = m.seq",
-            claims,
-        )
+        bodies = self._latest("verdicts", "claim", claims)
         return {claim: _parse_verdict(body) for claim, body in bodies.items()}
 
-    def _latest(self, sql: str, names: Iterable[str]) -> dict[str, str]:
-        """Run a `name, body` query over `names` in chunks (`{marks}` is the placeholder list)."""
+    def _latest(
+        self, table: Literal["runs", "verdicts"], column: Literal["key", "claim"], names: Iterable[str], *, only_ok: bool = False
+    ) -> dict[str, str]:
+        """name -> body of the newest entry per name in an index table (`only_ok`: runs that finished ok).
+
+        Queried in chunks of `_IN_CHUNK` names, well under SQLite's variable limit.
+        """
+        ok = "status = 'ok' AND " if only_ok else ""
+        # table and column are literals of this module, never user input.
+        sql = (
+            f"SELECT m.{column}, e.body FROM entries e JOIN (SELECT {column}, MAX(seq) AS seq FROM {table}"
+            f" WHERE {ok}{column} IN ({{marks}}) GROUP BY {column}) m ON e.seq = m.seq"
+        )
         wanted = list(dict.fromkeys(names))
         found: dict[str, str] = {}
         for i in range(0, len(wanted), _IN_CHUNK):
