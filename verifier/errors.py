@@ -79,12 +79,6 @@ class ChainError(VerifierError):
     exit_status = EXIT_REFUTED
 
 
-class LedgerError(VerifierError):
-    """The ledger or artifact store is unreadable or inconsistent."""
-
-    exit_status = EXIT_INCONCLUSIVE
-
-
 class AttestationError(VerifierError):
     """An attestation does not hold: a bad signature or a digest that does not match (exit 1)."""
 
@@ -101,3 +95,10 @@ class EnvelopeFormatError(IntakeError):
 
 class KeyFileError(VerifierError):
     """A key file is missing, unreadable, of the wrong kind, too open, or would be overwritten."""
+
+
+class LedgerError(VerifierError):
+    """The ledger or artifact store is unreadable or inconsistent."""
+
+    exit_status = EXIT_INCONCLUSIVE
+

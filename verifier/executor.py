@@ -30,7 +30,7 @@ from verifier.gates import ClaimJudge, PaperVerdict, RunKey, paper_verdict, plan
 from verifier.intake import IntakeResult, validate_papers
 from verifier.ledger import Ledger
 from verifier.models import Claim, Verdict
-from verifier.quality import Quality, assess, load_policy
+from verifier.quality import Quality, assess
 from verifier.runs import ObtainedRun, Runner, RunPlan
 
 
@@ -170,7 +170,8 @@ def verify_claims(
         ledger.add_verdicts(v for o in outcomes for v in o.verdicts)
         # (6): signed only once recorded, under the policy the judge applied; a home without a key pays one stat.
         signed = [(o.intake.manifest, v) for o in outcomes if o.intake.manifest is not None for v in o.verdicts]
-        record_attestations(ledger, options.home, signed, policy_uri=load_policy().uri)
+        policy = next((o.quality.policy_uri for o in outcomes if o.quality is not None), "")
+        record_attestations(ledger, options.home, signed, policy_uri=policy)
     return Session(outcomes, runs_executed=executed, runs_cached=cached)
 
 
