@@ -101,4 +101,3 @@ class LedgerError(VerifierError):
     """The ledger or artifact store is unreadable or inconsistent."""
 
     exit_status = EXIT_INCONCLUSIVE
-
