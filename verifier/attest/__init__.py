@@ -9,5 +9,11 @@
 | `check`      | `verify attest check`: signatures, then subjects against the store  |
 
 Nothing is imported here, so `import verifier.attest.store` (on every
-`verify` run) costs no `cryptography` and no statement models.
+`verify` run) costs no `cryptography` and no statement models. The URIs that
+name our things live here, for anyone who cites them (ClaimReview, RO-Crate).
 """
+
+from typing import Final
+
+URI_BASE: Final = "https://claim-verifier.invalid"
+VERIFIER_ID: Final = f"{URI_BASE}/verifier"

@@ -51,7 +51,7 @@ from urllib.parse import quote
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from verifier import __version__
-from verifier.attest import dsse
+from verifier.attest import URI_BASE, VERIFIER_ID, dsse
 from verifier.canonical import canonical
 from verifier.digest import PREFIX, file_digest, hex_of
 from verifier.errors import EnvelopeFormatError, SignatureError
@@ -68,9 +68,7 @@ STATEMENT_TYPE: Final = "https://in-toto.io/Statement/v1"
 PROVENANCE_TYPE: Final = "https://slsa.dev/provenance/v1"
 VSA_TYPE: Final = "https://slsa.dev/verification_summary/v1"
 
-URI_BASE: Final = "https://claim-verifier.invalid"
 BUILD_TYPE: Final = f"{URI_BASE}/run/v1"
-VERIFIER_ID: Final = f"{URI_BASE}/verifier"
 VERDICT_EXTENSION: Final = f"{URI_BASE}/verdict/v1"
 SEAL_ALGORITHM: Final = "verifyTree"
 
