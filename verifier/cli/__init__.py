@@ -44,6 +44,7 @@ COMMAND_FOR_NAME: dict[str, str] = {
     "export": "verifier.cli.export:export",
     "badge": "verifier.cli.badge:badge",
     "hook": "verifier.cli.hooks:hook",
+    "ledger": "verifier.cli.ledger:ledger",
 }
 
 
