@@ -45,6 +45,7 @@ COMMAND_FOR_NAME: dict[str, str] = {
     "badge": "verifier.cli.badge:badge",
     "hook": "verifier.cli.hooks:hook",
     "ledger": "verifier.cli.ledger:ledger",
+    "gc": "verifier.cli.gc:gc",
 }
 
 
