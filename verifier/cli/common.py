@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from verifier.cancel import Interrupted
 from verifier.errors import EXIT_BAD_INPUT, VerifierError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,6 +75,9 @@ def run_guarded(group: click.Group, argv: list[str]) -> int:
     try:
         # Without standalone mode click returns a command's `ctx.exit(n)` status instead of exiting.
         status = group.main(args=argv, prog_name="verify", standalone_mode=False)
+    except Interrupted as e:
+        click.echo(f"verify: {e}", err=True)
+        return e.exit_status
     except VerifierError as e:
         if verbose:
             raise
