@@ -234,9 +234,10 @@ def _obtain(options: Options, ledger: Ledger, plans: list[RunPlan], observer: Ob
         return key, result
 
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        done = dict(pool.map(execute, todo.items()))
-    found.update((key, run) for key, run in done.items() if run is not None)
-    # An interrupted session leaves some plans without a run: their claims are not judged.
+        done = {key: run for key, run in pool.map(execute, todo.items()) if run is not None}
+    found.update(done)
+    # Interrupted (verifier.cancel), an executor returns only the runs that finished:
+    # the rest were cancelled, and their claims are not judged.
+    cancelled = len(todo) - len(done)
     runs = {ident: found[key] for ident, key in keys.items() if key in found}
-    cancelled = sum(run is None for run in done.values())
     return _Obtained(runs, sandbox.name, cancelled=cancelled), len(todo) - cancelled, len(set(keys.values())) - len(todo)
