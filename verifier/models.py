@@ -20,7 +20,16 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 MANIFEST_CONTRACT = "paper-manifest-v1.2"
 MANIFEST_CONTRACT_V11 = "paper-manifest-v1.1"
@@ -39,6 +48,14 @@ HEX_PATTERN = r"^[0-9a-f]{64}$"
 POINTER_PATTERN = r"^(/([^~/]|~[01])*)*$"
 
 Number = Annotated[float, Field(strict=False, allow_inf_nan=False)]
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("an argument holds a NUL byte, which no program can be passed")
+    return text
+
+
+Argument = Annotated[StrictStr, AfterValidator(_no_nul)]
+"""One argv element: any text but NUL, which no exec can pass (refused at intake, not at run time)."""
 """A finite number; YAML/JSON integers are accepted and widened to float."""
 
 
@@ -255,7 +272,7 @@ class Repro(Document):
     id: StrictStr = Field(pattern=LOCAL_ID_PATTERN, description="Unique in the paper.")
     bundle: StrictStr = Field(min_length=1, description="Directory under the root holding the code.")
     seal: StrictStr | None = Field(default=None, pattern=DIGEST_PATTERN, description="Tree digest of the bundle (`verify seal`).")
-    entrypoint: list[StrictStr] = Field(min_length=1, description="argv, never a shell string.")
+    entrypoint: list[Argument] = Field(min_length=1, description="argv, never a shell string.")
     params: dict[str, Any] = Field(default_factory=dict, description="Given to the repro as the JSON file $REPRO_PARAMS.")
     inputs: list[InputFile] = Field(default_factory=list, description="Pinned input files.")
     limits: Limits = Field(default_factory=Limits, description="Resource limits.")

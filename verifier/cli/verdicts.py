@@ -10,7 +10,7 @@ import click
 
 from verifier.cli.common import AppContext, backend_option, emit_json, json_option, no_cache_option
 from verifier.cli.progress import observer_for
-from verifier.errors import IntakeError
+from verifier.errors import IntakeError, ReportedErrors, one_line
 from verifier.executor import Options, Session, verify_claims
 from verifier.gates import line
 from verifier.manifests import split_claim_id
@@ -59,7 +59,7 @@ def _verify(options: Options, papers: list[str], **kwargs: Any) -> Session:
     """`verify_claims` with SIGINT/SIGTERM stopping it cleanly (`verifier.cancel`).
 
     Raises `Interrupted` after the finished runs and verdicts are recorded;
-    `run_guarded` prints its line and exits 128 + the signal.
+    the CLI's boundary (`verifier.cli.main`) prints its line and exits 128 + the signal.
     """
     from verifier.cancel import handling_interrupts
 
@@ -72,7 +72,11 @@ def _verify(options: Options, papers: list[str], **kwargs: Any) -> Session:
             observer.close()  # a live progress bar must not outlive the command
 
 
-def _finish(session: Session, *, strict: bool) -> None:
+def _finish(session: Session, *, strict: bool, report: bool = True) -> None:
+    """Exit with the session's status; the boundary prints each invalid paper's error line first (if `report`)."""
+    errors = [p.intake.error for p in session.papers if p.intake.error is not None] if report else []
+    if errors:
+        raise ReportedErrors(errors, session.exit_status(strict=strict))
     raise click.exceptions.Exit(session.exit_status(strict=strict))
 
 
@@ -95,12 +99,10 @@ def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache:
     outcome = session.papers[0]
     if outcome.intake.ok and not outcome.verdicts:  # the manifest is valid but has no such claim
         raise IntakeError(f"unknown claim {paper}/{local}", file=f"manifests/{paper}/manifest.yaml")
-    if not outcome.intake.ok:
-        click.echo(f"verify: error: {outcome.intake.error}", err=True)
-    elif as_json:
+    if outcome.intake.ok and as_json:  # else `_finish` reports the intake error
         emit_json(outcome.verdicts[0].model_dump(mode="json"))
-    else:
-        click.echo(line(outcome.verdicts[0]))
+    elif outcome.intake.ok:
+        click.echo(one_line(line(outcome.verdicts[0])))  # the reason may quote a repro's output
     if nonce is not None and outcome.intake.ok:
         click.echo(f"replication nonce: {nonce} (re-run these seeds with --replicate-nonce {nonce})", err=True)
     _finish(session, strict=strict)
@@ -123,7 +125,7 @@ def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache:
     session = _verify(_options(app, backend, no_cache, jobs, tier, strict, nonce), [paper_id],
                             observer=observer_for(sys.stderr))
     _print_session(session, as_json=as_json)
-    _finish(session, strict=strict)
+    _finish(session, strict=strict, report=not as_json)
 
 
 @click.command()
@@ -150,7 +152,7 @@ def ci(app: AppContext, as_json: bool, backend: str, no_cache: bool, jobs: int, 
         write(junit_path, junit_xml(session, strict=strict))
     if summary_path is not None:
         write(summary_path, summary_markdown(session))
-    _finish(session, strict=strict)
+    _finish(session, strict=strict, report=not as_json)
 
 
 def _print_session(session: Session, *, as_json: bool) -> None:
@@ -159,11 +161,10 @@ def _print_session(session: Session, *, as_json: bool) -> None:
         return
     for outcome in session.papers:
         if not outcome.intake.ok:
-            click.echo(f"{outcome.paper}: invalid")
-            click.echo(f"verify: error: {outcome.intake.error}", err=True)
+            click.echo(f"{outcome.paper}: invalid")  # `_finish` reports the error itself
             continue
         for verdict in outcome.verdicts:
-            click.echo(f"{verdict.claim}: {line(verdict)}")
+            click.echo(one_line(f"{verdict.claim}: {line(verdict)}"))
         if outcome.verdict is not None and outcome.quality is not None:
             q = outcome.quality
             click.echo(f"{outcome.paper}: {outcome.verdict.status} (level {q.verification_level}, tier {q.tier})")
@@ -210,7 +211,7 @@ def history(app: AppContext, claim_id: str, as_json: bool, limit: int) -> None:
         emit_json(report)
         return
     for entry in report["verdicts"]:
-        click.echo(f"{entry['evaluated']}  {entry['status']:<12} {entry['line']}")
+        click.echo(one_line(f"{entry['evaluated']}  {entry['status']:<12} {entry['line']}"))
     passed = report["last_passed"]
     click.echo(f"last passed: {passed or 'never'}")
     for change in report["changed_since_pass"]:
