@@ -168,6 +168,7 @@ def test_ctrl_c_in_a_terminal(backend: str, make_root: RootFactory, tmp_path: Pa
             proc.wait()
         os.close(master)
 
+    print(f"\n[{backend}] SIGINT to exit: {elapsed:.2f} s")
     assert status == 130, output
     assert elapsed < 3.0, f"took {elapsed:.2f} s"
     assert "verify: interrupted: 1 runs finished and kept, 1 cancelled" in output, output
