@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from verifier import cancel
 from verifier.attest.store import record_attestations
 from verifier.errors import EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REFUTED
 from verifier.gates import ClaimJudge, PaperVerdict, RunKey, paper_verdict, plans_for
@@ -170,7 +171,9 @@ def verify_claims(
             }
             judge = ClaimJudge(manifest, tier=options.tier, backend=obtained.backend, nonce=options.nonce,
                                numbers=numbers)
-            o.verdicts = [judge.judge(claim, runs) for claim in chosen[o.paper]]
+            # Interrupted: only the claims whose runs all finished are judged (and kept).
+            judged = [c for c in chosen[o.paper] if not obtained.cancelled or _complete(o, c, options, runs)]
+            o.verdicts = [judge.judge(claim, runs) for claim in judged]
             # (5): the paper
             by_id = {v.claim.split("/", 1)[1]: v for v in o.verdicts}
             o.verdict = paper_verdict(o.paper, chosen[o.paper], by_id)
@@ -180,13 +183,26 @@ def verify_claims(
         signed = [(o.intake.manifest, v) for o in outcomes if o.intake.manifest is not None for v in o.verdicts]
         policy = next((o.quality.policy_uri for o in outcomes if o.quality is not None), "")
         record_attestations(ledger, options.home, signed, policy_uri=policy)
+    if obtained.cancelled or cancel.requested():
+        raise cancel.Interrupted(cancel.signum(), finished=executed, cancelled=obtained.cancelled)
     return Session(outcomes, runs_executed=executed, runs_cached=cached, nonce=options.nonce)
+
+
+def _complete(outcome: PaperOutcome, claim: Claim, options: Options, runs: dict[RunKey, ObtainedRun]) -> bool:
+    """Whether every run a claim's plans need was obtained."""
+    manifest = outcome.intake.manifest
+    assert manifest is not None
+    return all(
+        (plan.repro.id, plan.seed) in runs
+        for plan in plans_for(manifest, claim, tier=options.tier, nonce=options.nonce)
+    )
 
 
 @dataclass
 class _Obtained:
     runs: dict[tuple[str, str, int], ObtainedRun]
     backend: str | None
+    cancelled: int = 0  # runs stopped or never started because the session was interrupted
 
 
 def _obtain(options: Options, ledger: Ledger, plans: list[RunPlan], observer: Observer) -> tuple[_Obtained, int, int]:
@@ -206,14 +222,22 @@ def _obtain(options: Options, ledger: Ledger, plans: list[RunPlan], observer: Ob
             todo.setdefault(key, plan)
     observer.runs_planned(len(set(keys.values())), len(set(keys.values())) - len(todo))
 
-    def execute(item: tuple[str, RunPlan]) -> tuple[str, ObtainedRun]:
+    def execute(item: tuple[str, RunPlan]) -> tuple[str, ObtainedRun | None]:
         key, plan = item
-        observer.run_started(plan)
-        result = runner.execute(plan, key)
+        try:
+            cancel.check()  # once interrupted, queued runs never start
+            observer.run_started(plan)
+            result = runner.execute(plan, key)
+        except cancel.Cancelled:
+            return key, None
         observer.run_finished(plan, result)
         return key, result
 
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        found.update(pool.map(execute, todo.items()))
-    runs = {ident: found[key] for ident, key in keys.items()}
-    return _Obtained(runs, sandbox.name), len(todo), len(set(keys.values())) - len(todo)
+        done = {key: run for key, run in pool.map(execute, todo.items()) if run is not None}
+    found.update(done)
+    # Interrupted (verifier.cancel), an executor returns only the runs that finished:
+    # the rest were cancelled, and their claims are not judged.
+    cancelled = len(todo) - len(done)
+    runs = {ident: found[key] for ident, key in keys.items() if key in found}
+    return _Obtained(runs, sandbox.name, cancelled=cancelled), len(todo) - cancelled, len(set(keys.values())) - len(todo)

@@ -31,7 +31,9 @@ commits.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -49,6 +51,7 @@ from verifier.store import ArtifactStore
 
 SCHEMA_VERSION = 1
 DB_NAME = "ledger.sqlite3"
+LOCK_NAME = "gc.lock"  # shared by every open ledger, exclusive for `verify gc` (verifier.gc)
 BUSY_TIMEOUT_MS = 30_000
 GENESIS = bytes(32)
 LEAF_PREFIX = b"\x00"
@@ -143,20 +146,27 @@ class Ledger:
         self.store = ArtifactStore(home)
         self._conn = conn
         self._lock = threading.RLock()
+        self._gc_lock: int | None = None  # fd holding the shared gc lock, if taken
 
     # ----------------------------------------------------------------- open / close
 
     @classmethod
-    def open(cls, home: Path) -> Ledger:
+    def open(cls, home: Path, *, gc_lock: bool = True) -> Ledger:
         """Open (creating if needed) the ledger under `home`.
+
+        With `gc_lock` (the default) the ledger holds a shared lock on
+        `<home>/gc.lock` until it is closed, so `verify gc` (which takes it
+        exclusively, and opens its own ledger without it) never removes an
+        object a running `verify` is about to read or has just re-used.
 
         Raises `LedgerError` if the directory or database cannot be created
         or read, or the schema is newer than this version knows.
 
         Side effects: creates `home`, `artifacts/` and `ledger.sqlite3`
         (WAL mode, schema) on first use; removes temp files of writers that
-        died more than a day ago.
+        died more than a day ago; may wait for a running `verify gc`.
         """
+        lock_fd = shared_gc_lock(home) if gc_lock else None
         try:
             ArtifactStore(home).open()
             conn = sqlite3.connect(
@@ -167,15 +177,17 @@ class Ledger:
                 check_same_thread=False,  # threads share it under self._lock
             )
         except (OSError, sqlite3.Error) as e:
+            _release(lock_fd)
             raise LedgerError(f"cannot open the ledger at {home}: {e}") from e
         ledger = cls(home, conn)
+        ledger._gc_lock = lock_fd
         try:
             ledger._prepare()
         except sqlite3.DatabaseError as e:
-            conn.close()
+            ledger.close()
             raise LedgerError(f"ledger at {home / DB_NAME} is unreadable: {e}") from e
         except LedgerError:
-            conn.close()
+            ledger.close()
             raise
         return ledger
 
@@ -209,6 +221,8 @@ class Ledger:
         """Close the connection. Side effects: may checkpoint the WAL into the database."""
         with self._lock:
             self._conn.close()
+            _release(self._gc_lock)
+            self._gc_lock = None
 
     def __enter__(self) -> Ledger:
         return self
@@ -421,10 +435,63 @@ class Ledger:
             found.update(self._rows(sql.format(marks=",".join("?" * len(chunk))), chunk))
         return found
 
+    # ----------------------------------------------------------------- pruning (verify gc)
+
+    def entry_count(self) -> int:
+        """How many entries the chain holds, pruned ones included."""
+        return int(self._one("SELECT COUNT(*) FROM entries")[0])
+
+    def live_entries(self) -> list[tuple[int, Kind, str]]:
+        """(seq, kind, body) of every entry not pruned, oldest first."""
+        return self._rows("SELECT seq, kind, body FROM entries WHERE body != '' ORDER BY seq")
+
+    def prune(self, seqs: Iterable[int]) -> int:
+        """Drop the bodies of these entries, keeping their hashes; return how many were pruned.
+
+        The chain stays whole (`chain_problems`): each pruned entry keeps
+        `prev_hash` and `entry_hash`, and the entry after it hashes over the
+        latter. Its index row goes, so lookups no longer see it; a `pruned`
+        row records the digest of the body that was dropped. In one
+        transaction: a crash prunes all of them or none.
+
+        Raises `LedgerError` if the ledger is locked past the busy timeout.
+        """
+        wanted = sorted(set(seqs))
+        if not wanted:
+            return 0
+        done = 0
+        with self._write() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS pruned (seq INTEGER PRIMARY KEY REFERENCES entries(seq),"
+                " kind TEXT NOT NULL, body_sha256 TEXT NOT NULL)"
+            )
+            for seq in wanted:
+                row = conn.execute("SELECT kind, body FROM entries WHERE seq = ?", (seq,)).fetchone()
+                if row is None or row[1] == "":
+                    continue
+                kind, body = row
+                conn.execute(
+                    "INSERT INTO pruned (seq, kind, body_sha256) VALUES (?, ?, ?)",
+                    (seq, kind, raw_sha256(body.encode()).hex()),
+                )
+                conn.execute("UPDATE entries SET body = '' WHERE seq = ?", (seq,))
+                conn.execute(f"DELETE FROM {'runs' if kind == 'run' else 'verdicts'} WHERE seq = ?", (seq,))
+                done += 1
+        return done
+
     # ----------------------------------------------------------------- integrity
 
     def verify_chain(self) -> None:
         """Check the hash chain, the head and the indexes against the entries.
+
+        Raises `LedgerError` naming the first entry that does not fit
+        (`chain_problems` lists them all).
+        """
+        for problem in self.chain_problems():
+            raise LedgerError(problem)
+
+    def chain_problems(self) -> Iterator[str]:
+        """Every way the chain, the head or the indexes do not fit the entries, one line each.
 
         Steps: (1) entries are numbered 1..n without gaps; (2) each entry's
         `prev_hash` is the hash before it and its `entry_hash` is
@@ -432,8 +499,13 @@ class Ledger:
         entry; (4) every entry has exactly one index row and each index row
         agrees with the body it points to.
 
-        Raises `LedgerError` naming the first entry that does not fit.
+        A pruned entry (`prune`) has an empty body and a `pruned` row: its
+        own hash can no longer be recomputed, but it must still follow the
+        entry before it, and the entry after it (or the head) covers its hash,
+        so the chain stays whole. After a problem the walk goes on from the
+        stored hash, so one damaged entry gives one line, not a cascade.
         """
+        pruned = self._pruned_seqs()
         prev, seq = GENESIS, 0
         for row_seq, kind, body, prev_hex, hash_hex in self._rows(
             "SELECT seq, kind, body, prev_hash, entry_hash FROM entries ORDER BY seq"
@@ -441,31 +513,48 @@ class Ledger:
             seq += 1
             # (1): a gap or a moved row
             if row_seq != seq:
-                raise LedgerError(f"ledger entry {seq} is missing (next is {row_seq})")
+                yield f"ledger entry {seq} is missing (next is {row_seq})"
+                seq = row_seq
             # (2): the chain
             if prev_hex != prev.hex():
-                raise LedgerError(f"ledger entry {seq} does not follow entry {seq - 1}")
-            if entry_hash(prev, body.encode()).hex() != hash_hex:
-                raise LedgerError(f"ledger entry {seq} was changed after it was written")
-            self._check_index(seq, kind, body)
-            prev = bytes.fromhex(hash_hex)
+                yield f"ledger entry {seq} does not follow entry {seq - 1}"
+            if body == "" and seq in pruned:
+                pass  # pruned: its hash is covered by the next entry or the head
+            elif seq in pruned:
+                yield f"ledger entry {seq} is marked pruned but still has a body"
+            elif _rehash(prev_hex, body) != hash_hex:
+                yield f"ledger entry {seq} was changed after it was written"
+            else:
+                problem = self._index_problem(seq, kind, body)
+                if problem is not None:
+                    yield problem
+            try:
+                prev = bytes.fromhex(hash_hex)
+            except ValueError:
+                yield f"ledger entry {seq} has a malformed hash"
         # (3): the head
         head = self._one("SELECT value FROM meta WHERE key = 'head'")
         expected_head = f"{seq}:{prev.hex()}" if seq else None
         if (head[0] if head else None) != expected_head:
-            raise LedgerError(
-                f"ledger head {head[0] if head else None} is not its last entry ({seq})"
-            )
+            yield f"ledger head {head[0] if head else None} is not its last entry ({seq})"
         # (4): no index row without an entry
-        counted = self._one("SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM verdicts)")[
-            0
-        ]
-        if counted != seq:
-            raise LedgerError(f"ledger indexes hold {counted} rows for {seq} entries")
+        counted = self._one("SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM verdicts)")[0]
+        live = self._one("SELECT COUNT(*) FROM entries WHERE body != ''")[0]
+        if counted != live:
+            yield f"ledger indexes hold {counted} rows for {live} entries"
 
-    def _check_index(self, seq: int, kind: str, body: str) -> None:
-        """(4): the index row of one entry says what its body says."""
-        record = json.loads(body)
+    def _pruned_seqs(self) -> set[int]:
+        """Seqs of pruned entries (the `pruned` table exists only once something was pruned)."""
+        if self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pruned'") is None:
+            return set()
+        return {seq for (seq,) in self._rows("SELECT seq FROM pruned")}
+
+    def _index_problem(self, seq: int, kind: str, body: str) -> str | None:
+        """(4): whether the index row of one entry says what its body says."""
+        try:
+            record = json.loads(body)
+        except ValueError:
+            return f"ledger entry {seq} ({kind}) is not JSON"
         if kind == "run":
             want: tuple[Any, ...] = tuple(
                 record.get(f) for f in ("id", "key", "paper", "repro", "status", "ended")
@@ -478,7 +567,8 @@ class Ledger:
             got = self._one("SELECT claim, status, evaluated FROM verdicts WHERE seq = ?", (seq,))
         contract = {"run": "run-record-v1", "verdict": "verdict-v1"}.get(kind)
         if got is None or tuple(got) != want or record.get("contract") != contract:
-            raise LedgerError(f"ledger index of entry {seq} ({kind}) does not match the entry")
+            return f"ledger index of entry {seq} ({kind}) does not match the entry"
+        return None
 
     def integrity_check(self) -> None:
         """SQLite's own `PRAGMA integrity_check`.
@@ -488,6 +578,52 @@ class Ledger:
         result = self._one("PRAGMA integrity_check")[0]
         if result != "ok":
             raise LedgerError(f"ledger database is damaged: {result}")
+
+
+def shared_gc_lock(home: Path) -> int:
+    """Take the shared lock on `<home>/gc.lock` (waiting for a running gc); return its fd.
+
+    Raises `LedgerError` if the lock file cannot be opened.
+    """
+    return _flock(home, fcntl.LOCK_SH)
+
+
+def exclusive_gc_lock(home: Path, *, wait: bool = True) -> int | None:
+    """Take the exclusive lock on `<home>/gc.lock`; its fd, or None if busy and not `wait`.
+
+    Raises `LedgerError` if the lock file cannot be opened.
+    """
+    try:
+        return _flock(home, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return None
+
+
+def _flock(home: Path, how: int) -> int:
+    try:
+        Path(home).mkdir(parents=True, exist_ok=True)
+        fd = os.open(Path(home) / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise LedgerError(f"cannot open the lock {Path(home) / LOCK_NAME}: {e}") from e
+    try:
+        fcntl.flock(fd, how)  # released when the fd is closed, or the process dies
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _release(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
+
+
+def _rehash(prev_hex: str, body: str) -> str | None:
+    """The hash an entry should have, or None when its `prev_hash` is not hex."""
+    try:
+        return entry_hash(bytes.fromhex(prev_hex), body.encode()).hex()
+    except ValueError:
+        return None
 
 
 def _parse_run(body: str) -> RunRecord:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from verifier import cancel
 from verifier.canonical import digest_json
 from verifier.digest import hex_of, tree_digest
 from verifier.errors import IntakeError
@@ -157,8 +158,11 @@ class Runner:
     def execute(self, plan: RunPlan, key: str) -> ObtainedRun:
         """Run the plan in the sandbox and record it (steps in the module docstring).
 
-        Raises `SandboxError` when the sandbox itself breaks.
+        Raises `SandboxError` when the sandbox itself breaks; `Cancelled`
+        (`verifier.cancel`) when the verification was interrupted before or
+        during the run, which is then not recorded.
         """
+        cancel.check()  # nothing new starts once interrupted
         with tempfile.TemporaryDirectory(prefix="verify-run-") as tmp:
             out_dir, log_dir = Path(tmp) / "out", Path(tmp) / "logs"
             out_dir.mkdir()

@@ -32,6 +32,7 @@ from typing import NoReturn
 import click
 
 from verifier import __version__
+from verifier.cancel import Interrupted
 from verifier.cli.common import AppContext
 from verifier.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, VerifierError, one_line
 
@@ -54,6 +55,8 @@ COMMAND_FOR_NAME: dict[str, str] = {
     "export": "verifier.cli.export:export",
     "badge": "verifier.cli.badge:badge",
     "hook": "verifier.cli.hooks:hook",
+    "ledger": "verifier.cli.ledger:ledger",
+    "gc": "verifier.cli.gc:gc",
     "init": "verifier.cli.init:init",
     "lint": "verifier.cli.lint:lint",
 }
@@ -111,6 +114,9 @@ def main(argv: Sequence[str] | None = None, *, group: click.Group = cli) -> int:
     try:
         # Without standalone mode click returns a command's `ctx.exit(n)` status instead of exiting.
         status = group.main(args=args, prog_name="verify", standalone_mode=False)
+    except Interrupted as e:  # Ctrl-C or SIGTERM stopped a verification (verifier.cancel)
+        click.echo(f"verify: {e}", err=True)
+        return e.exit_status
     except VerifierError as e:
         if verbose:
             raise

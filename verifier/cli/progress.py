@@ -22,6 +22,9 @@ class PlainObserver:
     def run_started(self, plan: RunPlan) -> None:
         click.echo(f"running {plan.label()}", err=True)
 
+    def close(self) -> None:
+        """End any live display (the command is over, normally or not)."""
+
     def run_finished(self, plan: RunPlan, obtained: ObtainedRun) -> None:
         record = obtained.record
         click.echo(f"finished {plan.label()}: {record.status} in {record.duration_s:.1f} s", err=True)
@@ -48,6 +51,9 @@ class RichObserver(PlainObserver):
     def run_started(self, plan: RunPlan) -> None:
         if self.task is not None:
             self.progress.update(self.task, description=f"running {plan.label()}")
+
+    def close(self) -> None:
+        self.progress.stop()
 
     def run_finished(self, plan: RunPlan, obtained: ObtainedRun) -> None:
         if self.task is None:

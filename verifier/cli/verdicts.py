@@ -55,6 +55,23 @@ def strict_option(func: Any) -> Any:
     return click.option("--strict", is_flag=True, help="Unverified checkable claims fail too (exit 3).")(func)
 
 
+def _verify(options: Options, papers: list[str], **kwargs: Any) -> Session:
+    """`verify_claims` with SIGINT/SIGTERM stopping it cleanly (`verifier.cancel`).
+
+    Raises `Interrupted` after the finished runs and verdicts are recorded;
+    the CLI's boundary (`verifier.cli.main`) prints its line and exits 128 + the signal.
+    """
+    from verifier.cancel import handling_interrupts
+
+    observer = kwargs.get("observer")
+    try:
+        with handling_interrupts():
+            return verify_claims(options, papers, **kwargs)
+    finally:
+        if observer is not None:
+            observer.close()  # a live progress bar must not outlive the command
+
+
 def _finish(session: Session, *, strict: bool, report: bool = True) -> None:
     """Exit with the session's status; the boundary prints each invalid paper's error line first (if `report`)."""
     errors = [p.intake.error for p in session.papers if p.intake.error is not None] if report else []
@@ -77,7 +94,7 @@ def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache:
     """Run Gates 0-2 for one claim (PAPER_ID/CLAIM_ID) and print its verdict."""
     paper, local = split_claim_id(claim_id)
     nonce = _nonce(replicate, replicate_nonce)
-    session = verify_claims(_options(app, backend, no_cache, 1, tier, strict, nonce), [paper],
+    session = _verify(_options(app, backend, no_cache, 1, tier, strict, nonce), [paper],
                             select=lambda _, c: c.id == local, observer=observer_for(sys.stderr))
     outcome = session.papers[0]
     if outcome.intake.ok and not outcome.verdicts:  # the manifest is valid but has no such claim
@@ -105,7 +122,7 @@ def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache:
           replicate: bool, replicate_nonce: str | None) -> None:
     """Verify every claim of a paper, then print the paper's verdict."""
     nonce = _nonce(replicate, replicate_nonce)
-    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict, nonce), [paper_id],
+    session = _verify(_options(app, backend, no_cache, jobs, tier, strict, nonce), [paper_id],
                             observer=observer_for(sys.stderr))
     _print_session(session, as_json=as_json)
     _finish(session, strict=strict, report=not as_json)
@@ -128,7 +145,7 @@ def ci(app: AppContext, as_json: bool, backend: str, no_cache: bool, jobs: int, 
     from verifier.junit import junit_xml, summary_markdown, write
 
     nonce = _nonce(replicate, replicate_nonce)
-    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict, nonce), [],
+    session = _verify(_options(app, backend, no_cache, jobs, tier, strict, nonce), [],
                             observer=observer_for(sys.stderr))
     _print_session(session, as_json=as_json)
     if junit_path is not None:

@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from verifier import cancel
 from verifier.digest import bytes_digest, hex_of
 from verifier.errors import SandboxError
 from verifier.sandbox import cgroup, engine
@@ -456,6 +457,9 @@ class DockerSandbox(Sandbox):
         timed_out = False
         while not done.wait(0.02):
             watch.sample()
+            if cancel.requested():
+                _stop(container, done)  # run() removes the container on the way out
+                raise cancel.Cancelled("the run was stopped: the verification was interrupted")
             if time.monotonic() - t0 > limits.timeout_s:
                 timed_out = True
                 # SIGKILL to the container: every process in it dies. It may
@@ -484,6 +488,17 @@ class DockerSandbox(Sandbox):
             stdout_path=request.log_dir / STDOUT_LOG, stderr_path=request.log_dir / STDERR_LOG,
             stdout_truncated=out_trunc, stderr_truncated=err_trunc,
         )
+
+
+def _stop(container: Container, done: threading.Event) -> None:
+    """SIGTERM the container's processes, then SIGKILL after `cancel.GRACE_S` if still running."""
+    errors = _sdk().errors
+    with contextlib.suppress(errors.APIError):
+        container.kill(signal="SIGTERM")
+    if not done.wait(cancel.GRACE_S):
+        with contextlib.suppress(errors.APIError):
+            container.kill()
+        done.wait(5)
 
 
 def _entrypoint_missing(error: Exception) -> bool:

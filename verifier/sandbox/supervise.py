@@ -35,6 +35,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from verifier import cancel
 from verifier.sandbox.base import STDERR_LOG, STDOUT_LOG, Limits, RunFacts, SandboxResult
 from verifier.sandbox.cgroup import CgroupStats, RunCgroup, owner_alive
 from verifier.sandbox.launch import MB, Slot
@@ -76,6 +77,15 @@ def _kill_tree(proc: subprocess.Popen[bytes], group: RunCgroup | None) -> None:
         group.kill_all()
 
 
+def _terminate_tree(proc: subprocess.Popen[bytes], group: RunCgroup | None) -> None:
+    """SIGTERM the process group and every process of the cgroup: a chance to stop cleanly."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    for pid in group.pids() if group is not None else []:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+
+
 def supervise(
     slot: Slot, *, limits: Limits, log_dir: Path, max_log_bytes: int, rest: Sequence[str] = ()
 ) -> RunFacts:
@@ -95,7 +105,7 @@ def supervise(
         slot.go(limits, rest)
         started, t0 = datetime.now(UTC), time.monotonic()
         # (2): one loop drains both pipes and notices the exit or the deadline.
-        timed_out = _pump(proc, group, out, err, deadline=t0 + limits.timeout_s)
+        timed_out, cancelled = _pump(proc, group, out, err, deadline=t0 + limits.timeout_s)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         ended, duration = datetime.now(UTC), time.monotonic() - t0
@@ -109,6 +119,8 @@ def supervise(
         # (4)
         if group is not None:
             group.close()
+    if cancelled:
+        raise cancel.Cancelled("the run was stopped: the verification was interrupted")
     exit_code = os.waitstatus_to_exitcode(status)
     return RunFacts(
         exit_code=exit_code if exit_code >= 0 else None,
@@ -134,10 +146,12 @@ def _tail(path: Path, size: int = 4096) -> bytes:
 def _pump(
     proc: subprocess.Popen[bytes], group: RunCgroup | None, out: CappedSink, err: CappedSink,
     *, deadline: float,
-) -> bool:
+) -> tuple[bool, bool]:
     """Drain stdout/stderr into their sinks until the child exits and the pipes close.
 
-    Returns whether the deadline passed (the tree is then killed). Polls the
+    Returns whether the deadline passed (the tree is then killed), and
+    whether the verification was interrupted while the child ran (`verifier.cancel`:
+    the tree gets SIGTERM, then SIGKILL after `cancel.GRACE_S`). Polls the
     pipes and a pidfd together, so a quick repro costs no thread start-up and
     no sleep. Reading past the caps matters: a repro blocked on a full pipe
     would look like a timeout. Once the child has exited, leftover processes
@@ -147,20 +161,34 @@ def _pump(
     sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
     pidfd = os.pidfd_open(proc.pid)
     poller = select.poll()
-    for fd in (*sinks, pidfd):
+    wake = cancel.wake_fd()
+    for fd in (*sinks, pidfd, wake):
         poller.register(fd, select.POLLIN)
-    timed_out, exited_at = False, None
+    timed_out, cancelled, exited_at, kill_at = False, False, None, None
     try:
         while sinks or exited_at is None:
             now = time.monotonic()
             if not timed_out and exited_at is None and now >= deadline:
                 timed_out = True
                 _kill_tree(proc, group)
-            if exited_at is not None and now - exited_at > EOF_GRACE_S:
+            if kill_at is not None and exited_at is None and now >= kill_at:
+                kill_at = None
+                _kill_tree(proc, group)  # it ignored SIGTERM
+            # An interrupted run's logs are discarded: no need to wait long for its pipes.
+            eof_grace = 0.2 if cancelled else EOF_GRACE_S
+            if exited_at is not None and now - exited_at > eof_grace:
                 break  # a process outside our reach holds the pipes: stop reading
-            wait_s = (deadline - now) if not timed_out and exited_at is None else EOF_GRACE_S
+            wait_s = (deadline - now) if not timed_out and exited_at is None else eof_grace
+            if kill_at is not None:
+                wait_s = min(wait_s, kill_at - now)
             for fd, _ in poller.poll(max(1, int(wait_s * 1000) + 1)):
-                if fd == pidfd:
+                if fd == wake:
+                    poller.unregister(wake)
+                    if exited_at is None and not timed_out:
+                        cancelled = True
+                        _terminate_tree(proc, group)
+                        kill_at = time.monotonic() + cancel.GRACE_S
+                elif fd == pidfd:
                     poller.unregister(pidfd)
                     exited_at = time.monotonic()
                     if group is not None:
@@ -174,7 +202,7 @@ def _pump(
         os.close(pidfd)
         proc.stdout.close()
         proc.stderr.close()
-    return timed_out
+    return timed_out, cancelled
 
 
 def _limit_hit(
