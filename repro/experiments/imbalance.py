@@ -48,6 +48,7 @@ from typing import Any
 from repro.experiments.tiers import Tier, tier_from_params
 
 EN, HIGH, LOWS = "en", "x1", ("x2", "x3")
+METRICS = ("low_acc_last", "low_acc_mid", "high_acc_last", "high_acc_mid", "low_bucc_last", "high_bucc_last", "low_bli", "high_bli")
 SHARED = frozenset({".", "1", "2", "3", "4", "5", "6", "7", "8", "9"})  # by construction
 # continued arm -> (pair objective, link source)
 ARMS = {
@@ -334,7 +335,14 @@ def evaluate(model: Any, tok: Any, data: Data, tier: Tier) -> dict[str, Any]:
     """Retrieval (middle and last layer), BUCC F1 (dev threshold), BLI without shared tokens."""
     import numpy as np
 
-    from repro.weam.evaluate import accuracy_at_1, bli_precision_at_1, bucc_dev_test, default_layers, sentence_embeddings, type_vectors
+    from repro.weam.evaluate import (
+        accuracy_at_1,
+        bli_precision_at_1,
+        bucc_dev_test,
+        default_layers,
+        sentence_embeddings,
+        type_vectors,
+    )
 
     layers = default_layers(model)
     names = {layers[0]: "mid", layers[1]: "last"}
@@ -392,8 +400,11 @@ def run_cell(cell: Cell, data: Data, tok: Any, tier: Tier, seed: int, links: dic
     out["mlm_loss"] = arms["mlm"]["loss"]
     out["entropy_minus_loss"] = r6(out["entropy"] - out["mlm_loss"])
     timings[f"{cell.name}/mlm"] = round(time.perf_counter() - t0, 2)
+    main_cell = cell.design == "imbalance" and cell.alpha == 1.0
+    continued = tier.continued if main_cell else tier.side_continued
+    contrastive = tier.contrastive if main_cell else tier.side_contrastive
     models = {"untrained": untrained}
-    for arm in tier.continued:
+    for arm in continued:
         t0 = time.perf_counter()
         model, res = continue_arm(mlm, arm, spec, tok, tier, seed, cell.alpha)
         stats = res.stats[-max(1, len(res.stats) // 10) :]
@@ -401,7 +412,7 @@ def run_cell(cell: Cell, data: Data, tok: Any, tier: Tier, seed: int, links: dic
         arms[arm]["loss_parts"] = {k: r6(sum(s.get(k, 0.0) for s in stats) / len(stats)) for k in sorted(stats[0])}
         models[arm] = model
         timings[f"{cell.name}/{arm}"] = round(time.perf_counter() - t0, 2)
-    for arm in tier.contrastive:
+    for arm in contrastive:
         t0 = time.perf_counter()
         model, res = contrastive_stage(models[arm], data.contrastive, tok, tier, seed)
         arms[f"{arm}_C"] = {"loss": tail(res.losses), "eval": evaluate(model, tok, data, tier)}
@@ -449,31 +460,29 @@ def derive(results: dict[str, Any], tier: Tier) -> dict[str, Any]:
     for name, c in cells.items():
         acc[name] = {arm: {k: v for k, v in a["eval"].items() if k != "per_lang"} for arm, a in c["arms"].items()}
     low = "low_acc_last"
-    d: dict[str, float] = {}
+    d: dict[str, Any] = {"share_effect": {}, "share_did": {}}
     arms = list(cells[bal]["arms"])
     for arm in arms:
         # share effect in the imbalance design: balanced minus most imbalanced
-        d[f"share_effect/{arm}"] = r6(acc[bal][arm][low] - acc[imb][arm][low])
+        d["share_effect"][arm] = r6(acc[bal][arm][low] - acc[imb][arm][low])
     for arm in arms:
         if arm != "untrained":
             floor = "untrained_C" if arm.endswith("_C") else "untrained"
-            d[f"share_did/{arm}"] = r6(d[f"share_effect/{arm}"] - d[f"share_effect/{floor}"])
+            d["share_did"][arm] = r6(d["share_effect"][arm] - d["share_effect"][floor])
     scar = f"scar_r{min(tier.scarcity_ratios)}" if tier.scarcity_ratios and min(tier.scarcity_ratios) != rmax else None
     if scar:
-        for arm in arms:
-            # low-resource amount fixed: only the high-resource amount (the share) differs
-            d[f"imbalance_at_fixed_low/{arm}"] = r6(acc[scar][arm][low] - acc[imb][arm][low])
-    for name in (bal, imb):
-        a = acc[name]
-        for m in ("low_acc_last", "low_acc_mid", "high_acc_last", "low_bucc_last", "low_bli"):
-            if m not in a.get("weam", {}):
-                continue
-            for x, y in (("weam", "mlm_cont"), ("weam", "tlm"), ("weam", "weam_random"), ("weam_gold", "weam"), ("tlm", "mlm_cont"), ("mlm_cont", "untrained")):
-                if x in a and y in a:
-                    d[f"{x}_vs_{y}/{name}/{m}"] = r6(a[x][m] - a[y][m])
-            for x, y in (("weam_C", "mlm_cont_C"), ("weam_C", "weam_random_C"), ("mlm_cont_C", "untrained_C"), ("tlm_C", "mlm_cont_C")):
-                if x in a and y in a:
-                    d[f"{x}_vs_{y}/{name}/{m}"] = r6(a[x][m] - a[y][m])
+        # low-resource amount fixed: only the high-resource amount (the share) differs
+        d["imbalance_at_fixed_low"] = {arm: r6(acc[scar][arm][low] - acc[imb][arm][low]) for arm in acc[scar]}
+    pairs = (
+        ("weam", "mlm_cont"), ("weam", "tlm"), ("weam", "weam_random"), ("weam_gold", "weam"), ("tlm", "mlm_cont"),
+        ("mlm_cont", "untrained"), ("mlm", "untrained"), ("weam_random", "mlm_cont"),
+        ("weam_C", "mlm_cont_C"), ("weam_C", "weam_random_C"), ("mlm_cont_C", "untrained_C"), ("tlm_C", "mlm_cont_C"),
+    )
+    for x, y in pairs:
+        for name in (bal, imb):
+            a = acc[name]
+            if x in a and y in a:
+                d.setdefault(f"{x}_vs_{y}", {})[name] = {m: r6(a[x][m] - a[y][m]) for m in METRICS if m in a[x]}
     loss = {n: c["entropy_minus_loss"] for n, c in cells.items()}
     aer = {n: c["aligner_aer"] for n, c in cells.items()}
     return {"acc": acc, "diff": d, "entropy_minus_loss": loss, "min_entropy_minus_loss": r6(min(loss.values())), "aligner_aer": aer}

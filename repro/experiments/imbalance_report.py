@@ -46,6 +46,21 @@ def stats(values: list[float], confidence: float = 0.95) -> dict[str, Any]:
     return {"mean": round(m, 6), "ci95": [round(lo, 6), round(hi, 6)], "values": [round(float(x), 6) for x in v]}
 
 
+def flat_diff(run: dict[str, Any]) -> dict[str, float]:
+    """The run's nested `/diff` as {"a/b/c": value} (the JSON pointer's path, unescaped)."""
+    out: dict[str, float] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{prefix}/{k}" if prefix else k, v)
+        else:
+            out[prefix] = node
+
+    walk("", run["diff"])
+    return out
+
+
 def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
     first = runs[0]
     agg: dict[str, Any] = {"tier": first["tier"], "seeds": [r["seed"] for r in runs], "config": first["config"], "cells": {}}
@@ -63,7 +78,7 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 entry["heldout_loss"] = {lg: stats([r["cells"][name]["arms"][arm]["heldout_loss"][lg] for r in runs]) for lg in a["heldout_loss"]}
             cell["arms"][arm] = entry
         agg["cells"][name] = cell
-    agg["diff"] = {k: stats([r["diff"][k] for r in runs]) for k in first["diff"]}
+    agg["diff"] = {k: stats([flat_diff(r)[k] for r in runs]) for k in flat_diff(first)}
     agg["tokenizer"] = {
         "pieces_per_word": {lg: stats([r["tokenizer"]["pieces_per_word"][lg] for r in runs]) for lg in first["tokenizer"]["pieces_per_word"]},
         "overlap_token_share": {lg: stats([r["tokenizer"]["overlap_with_en"][lg]["token_share"] for r in runs]) for lg in first["tokenizer"]["overlap_with_en"]},
@@ -109,9 +124,10 @@ def figures(agg: dict[str, Any], out: Path) -> None:
     ):
         for arm in agg["cells"][cells[0]]["arms"]:
             name, color, marker = ARM_STYLE.get(arm, (arm, None, "o"))
-            s = [agg["cells"][c]["arms"][arm][metric] for c in cells]
-            m = np.array([v["mean"] for v in s])
-            err = [m - np.array([v["ci95"][0] for v in s]), np.array([v["ci95"][1] for v in s]) - m]
+            nan = {"mean": np.nan, "ci95": [np.nan, np.nan]}
+            s = [agg["cells"][c]["arms"].get(arm, {}).get(metric, nan) for c in cells]  # arms missing in side cells
+            m = np.array([v["mean"] for v in s], dtype=float)
+            err = [m - np.array([v["ci95"][0] for v in s], dtype=float), np.array([v["ci95"][1] for v in s], dtype=float) - m]
             ls = "--" if arm.startswith("untrained") else "-"
             ax.errorbar(x, m, yerr=err, label=name, color=color, marker=marker, ls=ls, capsize=3)
         ax.axhline(1 / agg["config"]["n_test"], color="k", lw=0.6, ls=":", label="chance")

@@ -46,6 +46,9 @@ class Tier:
     continued: tuple[str, ...] = ("mlm_cont", "tlm", "weam", "weam_random", "weam_gold")
     # arms that then get the contrastive stage (en-x1 only); "untrained" is the floor
     contrastive: tuple[str, ...] = ("untrained", "mlm_cont", "weam")
+    # arms of the scarcity-design and alpha cells, which ask about the share effect only
+    side_continued: tuple[str, ...] = ("mlm_cont", "weam")
+    side_contrastive: tuple[str, ...] = ("untrained", "mlm_cont", "weam")
     # model and optimisation
     hidden: int = 64
     layers: int = 2

@@ -70,10 +70,13 @@ def test_smoke_standin_writes_what_claims_read(tmp_path: Path) -> None:
     for k in ("low_acc_mid", "low_acc_last", "high_acc_last", "low_bucc_last", "low_bli"):
         assert 0.0 <= ev[k] <= 1.0
     d = res["diff"]
-    assert d["share_effect/mlm_cont_C"] == round(res["acc"]["imb_r1"]["mlm_cont_C"]["low_acc_last"] - res["acc"]["imb_r4"]["mlm_cont_C"]["low_acc_last"], 6)
-    assert d["share_did/mlm_cont_C"] == round(d["share_effect/mlm_cont_C"] - d["share_effect/untrained_C"], 6)
+    assert d["share_effect"]["mlm_cont_C"] == round(res["acc"]["imb_r1"]["mlm_cont_C"]["low_acc_last"] - res["acc"]["imb_r4"]["mlm_cont_C"]["low_acc_last"], 6)
+    assert d["share_did"]["mlm_cont_C"] == round(d["share_effect"]["mlm_cont_C"] - d["share_effect"]["untrained_C"], 6)
     # one tokenizer for every cell: the untrained encoder cannot show a share effect
-    assert d["share_effect/untrained"] == 0.0
+    assert d["share_effect"]["untrained"] == 0.0 and d["share_effect"]["untrained_C"] == 0.0
+    assert set(res["cells"]["scar_r1"]["arms"]) == {"untrained", "mlm", "mlm_cont", "weam", "untrained_C", "mlm_cont_C", "weam_C"}
+    assert set(d["imbalance_at_fixed_low"]) == set(res["cells"]["scar_r1"]["arms"])
+    assert set(d["weam_vs_weam_random"]) == {"imb_r1", "imb_r4"} and "low_acc_last" in d["weam_vs_mlm_cont"]["imb_r1"]
     tk = res["tokenizer"]
     assert tk["overlap_with_en"]["x2"]["types_beyond_shared_tokens"] == 0
     assert res["cells"]["imb_r1"]["entropy"] > 0 and "x2" in res["cells"]["imb_r1"]["aligner_aer"]

@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 
 from repro.weam.data.synthetic import _SHARED, SyntheticConfig, generate_world
 from repro.weam.data.types import ParallelPair
-from repro.weam.evaluate import best_threshold, bli_precision_at_1, bucc_dev_test, f1_at_threshold, mining_candidates
+from repro.weam.evaluate import (
+    best_threshold,
+    bli_precision_at_1,
+    bucc_dev_test,
+    f1_at_threshold,
+    mining_candidates,
+)
 from repro.weam.model import IGNORE_INDEX, ModelConfig, WeamModel
 from repro.weam.objectives.batching import PairExample
 from repro.weam.objectives.mlm import MLMObjective, PairMLMObjective
@@ -159,7 +165,7 @@ def test_best_threshold_is_the_f1_maximum(cands: list[tuple[float, int, int]]) -
 
 
 def test_bli_excludes_shared_tokens() -> None:
-    sents = [tuple(random.Random(k).sample([f"w{i}" for i in range(20)], 5)) + (".", "7") for k in range(40)]
+    sents = [(*tuple(random.Random(k).sample([f"w{i}" for i in range(20)], 5)), ".", "7") for k in range(40)]
     pairs = [ParallelPair(s, tuple(w.upper() if w not in _SHARED else w for w in s), tuple((i, i) for i in range(len(s)))) for s in sents]
     tok = train_tokenizer({"a": [p.src for p in pairs], "b": [p.tgt for p in pairs]}, vocab_size=120)
     torch.manual_seed(0)
