@@ -475,7 +475,7 @@ def derive(results: dict[str, Any], tier: Tier) -> dict[str, Any]:
         d["imbalance_at_fixed_low"] = {arm: r6(acc[scar][arm][low] - acc[imb][arm][low]) for arm in acc[scar]}
     pairs = (
         ("weam", "mlm_cont"), ("weam", "tlm"), ("weam", "weam_random"), ("weam_gold", "weam"), ("tlm", "mlm_cont"),
-        ("mlm_cont", "untrained"), ("mlm", "untrained"), ("weam_random", "mlm_cont"),
+        ("mlm_cont", "untrained"), ("mlm", "untrained"), ("weam_random", "mlm_cont"), ("weam_random", "tlm"),
         ("weam_C", "mlm_cont_C"), ("weam_C", "weam_random_C"), ("mlm_cont_C", "untrained_C"), ("tlm_C", "mlm_cont_C"),
     )
     for x, y in pairs:
