@@ -339,7 +339,7 @@ class TestAudit:
         paths[0].write_bytes(b"contract: [unclosed\n")
         breaks = audit(root, PAPER).breaks
         assert breaks[0].startswith(
-            f"manifests/{PAPER}/corrections/0001.yaml: unreadable: 0001.yaml: not valid YAML"
+            f"manifests/{PAPER}/corrections/0001.yaml: unreadable: 0001.yaml: invalid YAML"
         )
 
     def test_stray_file(self, root: Path) -> None:

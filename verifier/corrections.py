@@ -47,13 +47,12 @@ from pathlib import Path
 from typing import Any, Final, Literal, cast, get_args
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from verifier.errors import ChainError, IntakeError
 from verifier.manifests import load_manifest
 from verifier.models import PAPER_ID_PATTERN, CorrectionRecord, CorrectionType
 from verifier.root import VerificationRoot
+from verifier.safeload import MANIFEST_CAPS, RECORD_CAPS, load_yaml, read_capped
 
 DIGEST_RE: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
 RECORD_NAME_RE: Final = re.compile(r"^(\d{4})\.yaml$")
@@ -114,11 +113,6 @@ def corrections_dir(root: Path, paper_id: str) -> Path:
     return paper_dir(root, paper_id) / "corrections"
 
 
-def _yaml() -> YAML:
-    # Safe loader, YAML 1.2: no arbitrary objects; timestamps become datetimes.
-    return YAML(typ="safe", pure=True)
-
-
 def _claim_ids(root: Path, paper_id: str) -> frozenset[str]:
     """The claim ids of the paper's manifest as it stands.
 
@@ -131,10 +125,7 @@ def _claim_ids(root: Path, paper_id: str) -> frozenset[str]:
     list of claims with string ids.
     """
     path = manifest_path(root, paper_id)
-    try:
-        data = _yaml().load(path.read_bytes())
-    except YAMLError as e:
-        raise IntakeError(f"not valid YAML: {e}", file=path) from e
+    data = load_yaml(read_capped(path, MANIFEST_CAPS, file=str(path)), file=str(path), caps=MANIFEST_CAPS)
     claims = data.get("claims") if isinstance(data, dict) else None
     if not isinstance(claims, list):
         raise IntakeError("no list of claims", file=path, field="claims")
@@ -163,10 +154,7 @@ def parse_record(data: bytes, *, source: Path | str = "<record>") -> CorrectionR
 
     Raises `IntakeError` naming the file and field if the YAML or the record is invalid.
     """
-    try:
-        raw: Any = _yaml().load(data)
-    except YAMLError as e:
-        raise IntakeError(f"not valid YAML: {_one_line(str(e))}", file=source) from e
+    raw: Any = load_yaml(data, file=str(source), caps=RECORD_CAPS)
     if isinstance(raw, dict) and isinstance(raw.get("issued"), datetime):
         raw["issued"] = _as_utc(raw["issued"])
     try:
@@ -735,10 +723,6 @@ def _rel(path: Path) -> str:
     if "manifests" in parts:
         return "/".join(parts[len(parts) - parts[::-1].index("manifests") - 1 :])
     return str(path)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def verdict_time_from_iso(text: str | None) -> datetime | None:

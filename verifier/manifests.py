@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from verifier.errors import IntakeError
 from verifier.models import MANIFEST_CONTRACT, Claim, PaperManifest, Repro
 from verifier.root import VerificationRoot
+from verifier.safeload import MANIFEST_CAPS, load_json, load_yaml, read_capped
 from verifier.schemas import first_error
 from verifier.seal import StatCache, sha256_bytes, sha256_file, tree_digest
 
@@ -84,7 +85,8 @@ def load_manifest(
     """
     path = root.manifest_path(paper_id)
     shown = root.relative(path)
-    # (1): read and parse
+    # (1): read and parse; a manifest symlinked out of the root would put a host file's lines in errors
+    root.resolve_inside(shown, file=Path(shown), field="")
     raw = _read(path, shown)
     document = parse_document(raw, shown)
     # (2)+(3): the published schema, then the model's cross-field rules
@@ -117,7 +119,7 @@ def _check_checks(model: PaperManifest, shown: str) -> None:
 
 def _read(path: Path, shown: str) -> bytes:
     try:
-        return path.read_bytes()
+        return read_capped(path, MANIFEST_CAPS, file=shown)
     except OSError as e:
         raise IntakeError(f"cannot read: {e.strerror}", file=shown) from e
 
@@ -126,57 +128,17 @@ def parse_document(raw: bytes, shown: str) -> dict[str, Any]:
     """Parse JSON or YAML 1.2 bytes into plain JSON data (a mapping at the top).
 
     Raises `IntakeError` for undecodable text, syntax errors, duplicate keys,
-    non-string keys, NaN literals and a top level that is not a mapping.
+    non-string keys, NaN literals, a top level that is not a mapping, and
+    anything over the caps of `safeload.MANIFEST_CAPS` (size, depth, nodes, aliases).
     """
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise IntakeError(f"not UTF-8 text (byte {e.start})", file=shown) from e
-    if text.lstrip().startswith("{"):
+    if raw.lstrip().startswith(b"{"):
         # JSON parsing already yields plain data: str keys, no NaN, no timestamps.
-        plain = _parse_json(text, shown)
+        plain = load_json(raw, file=shown, caps=MANIFEST_CAPS)
     else:
-        plain = _plain(_parse_yaml(text, shown), shown, "")
+        plain = _plain(load_yaml(raw, file=shown, caps=MANIFEST_CAPS), shown, "")
     if not isinstance(plain, dict):
         raise IntakeError(f"top level is {_type_name(plain)}, not a mapping", file=shown)
     return plain
-
-
-def _parse_json(text: str, shown: str) -> Any:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise IntakeError(f"duplicate key {key!r}", file=shown)
-            result[key] = value
-        return result
-
-    def no_constants(name: str) -> Any:
-        raise IntakeError(f"{name} is not valid JSON", file=shown)
-
-    try:
-        return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except json.JSONDecodeError as e:
-        raise IntakeError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}", file=shown) from e
-    except RecursionError as e:
-        raise IntakeError("document is nested too deeply", file=shown) from e
-
-
-def _parse_yaml(text: str, shown: str) -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    yaml = YAML(typ="safe")
-    try:
-        return yaml.load(text)
-    except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = (e.problem or e.context or "syntax error").strip()
-        raise IntakeError(f"invalid YAML{where}: {problem}", file=shown) from e
-    except (YAMLError, ValueError, TypeError, RecursionError) as e:
-        # ruamel raises plain ValueError/TypeError for some malformed scalars and tags.
-        raise IntakeError(f"invalid YAML: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=shown) from e
 
 
 def _plain(value: Any, shown: str, where: str) -> Any:

@@ -20,7 +20,16 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 MANIFEST_CONTRACT = "paper-manifest-v1.2"
 MANIFEST_CONTRACT_V11 = "paper-manifest-v1.1"
@@ -39,6 +48,14 @@ HEX_PATTERN = r"^[0-9a-f]{64}$"
 POINTER_PATTERN = r"^(/([^~/]|~[01])*)*$"
 
 Number = Annotated[float, Field(strict=False, allow_inf_nan=False)]
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("an argument holds a NUL byte, which no program can be passed")
+    return text
+
+
+Argument = Annotated[StrictStr, AfterValidator(_no_nul)]
+"""One argv element: any text but NUL, which no exec can pass (refused at intake, not at run time)."""
 """A finite number; YAML/JSON integers are accepted and widened to float."""
 
 
@@ -222,6 +239,10 @@ class Claim(Document):
             raise ValueError("evidence.seeds needs check.samples to say how the seeds are judged")
         if self.baseline is not None and (self.evidence is None or self.check is None):
             raise ValueError("baseline: a baseline runs the claim's check, so the claim needs evidence and a check")
+        samples = self.check.samples if self.check is not None else None
+        if samples is not None and samples.interval == "bca" and self.evidence is not None and self.evidence.seeds \
+                and len(self.evidence.seeds) < 10:
+            raise ValueError(f"check.samples.interval: bca needs at least 10 seeds, evidence.seeds lists {len(self.evidence.seeds)}")
         if self.replicate is not None and (self.evidence is None or not self.evidence.seeds):
             raise ValueError("replicate: only a multi-seed claim (evidence.seeds) can be replicated on fresh seeds")
         return self
@@ -251,7 +272,7 @@ class Repro(Document):
     id: StrictStr = Field(pattern=LOCAL_ID_PATTERN, description="Unique in the paper.")
     bundle: StrictStr = Field(min_length=1, description="Directory under the root holding the code.")
     seal: StrictStr | None = Field(default=None, pattern=DIGEST_PATTERN, description="Tree digest of the bundle (`verify seal`).")
-    entrypoint: list[StrictStr] = Field(min_length=1, description="argv, never a shell string.")
+    entrypoint: list[Argument] = Field(min_length=1, description="argv, never a shell string.")
     params: dict[str, Any] = Field(default_factory=dict, description="Given to the repro as the JSON file $REPRO_PARAMS.")
     inputs: list[InputFile] = Field(default_factory=list, description="Pinned input files.")
     limits: Limits = Field(default_factory=Limits, description="Resource limits.")
@@ -508,7 +529,7 @@ class Verdict(Document):
     interval: IntervalInfo | None = Field(default=None, description="The interval judged (multi-seed claims), else null.")
     baseline: BaselineInfo | None = Field(default=None, description="The null model under the same check, or null.")
     informative: StrictBool | None = Field(
-        default=None, description="False when the baseline satisfies the check too; null with no baseline."
+        default=None, description="False when the baseline satisfies the check too; null with no baseline, or when the baseline gave no value to judge."
     )
     seeds: list[StrictInt] = Field(default_factory=list, description="The seeds judged (the claim's arm).")
     replication: Replication | None = Field(default=None, description="Fresh-seed replication (`--replicate`), or null.")

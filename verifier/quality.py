@@ -12,7 +12,9 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+from verifier.errors import IntakeError
 from verifier.models import Claim, PaperManifest, Verdict
+from verifier.safeload import POLICY_CAPS, load_yaml
 from verifier.seal import sha256_bytes
 
 Level = Literal["LOW", "MEDIUM", "HIGH"]
@@ -31,11 +33,15 @@ class Policy:
 @cache
 def load_policy() -> Policy:
     """The bundled quality policy (read once per process)."""
-    from ruamel.yaml import YAML
+    return parse_policy(resources.files("verifier.policy").joinpath("quality-v1.yaml").read_bytes())
 
-    raw = resources.files("verifier.policy").joinpath("quality-v1.yaml").read_bytes()
-    document = YAML(typ="safe").load(raw)
-    return Policy(uri=str(document["uri"]), digest=sha256_bytes(raw), document=document)
+
+def parse_policy(raw: bytes, *, file: str = "verifier/policy/quality-v1.yaml") -> Policy:
+    """A policy file's bytes as a `Policy`. Raises `IntakeError` for one that does not parse or has no uri."""
+    document = load_yaml(raw, file=file, caps=POLICY_CAPS)
+    if not isinstance(document, dict) or not isinstance(document.get("uri"), str):
+        raise IntakeError("not a policy: no uri", file=file, field="uri")
+    return Policy(uri=document["uri"], digest=sha256_bytes(raw), document=document)
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ def assess(manifest: PaperManifest, verdicts: dict[str, Verdict]) -> Quality:
     checkable = [c for c in manifest.claims if is_checkable(c)]
     verified = [c for c in checkable if _status(verdicts, c) == "verified"]
     dimensions: dict[str, Level] = {
-        "evidence_strength": _evidence(checkable, verified),
+        "evidence_strength": _evidence(checkable, [c for c in verified if _direct(verdicts[c.id])]),
         "citation_grounding": _grounding(manifest.claims),
         "uncertainty_disclosure": _uncertainty(manifest.claims, verdicts),
         "reproducibility_status": _reproducibility(checkable, verdicts),
@@ -94,6 +100,17 @@ def verification_level(claims: list[Claim]) -> str:
 def _status(verdicts: dict[str, Verdict], claim: Claim) -> str | None:
     verdict = verdicts.get(claim.id)
     return verdict.status if verdict is not None else None
+
+
+def _direct(verdict: Verdict) -> bool:
+    """A verified claim whose evidence supports it directly: not transcribed, not uninformative.
+
+    The policy's evidence_strength counts claims "verified in a sealed
+    sandbox or by proof"; a value read back from the repro's inputs, or a check
+    the null model passes too, verifies nothing about the claim, so those are
+    left out of the count (paper_verdict's `transcribed` and `uninformative`).
+    """
+    return verdict.evidence != "transcribed" and verdict.informative is not False
 
 
 def _evidence(checkable: list[Claim], verified: list[Claim]) -> Level:

@@ -10,14 +10,35 @@ import click
 
 from verifier.cli.common import AppContext, backend_option, emit_json, json_option, no_cache_option
 from verifier.cli.progress import observer_for
-from verifier.errors import IntakeError
+from verifier.errors import IntakeError, ReportedErrors, one_line
 from verifier.executor import Options, Session, verify_claims
 from verifier.gates import line
 from verifier.manifests import split_claim_id
 
 
-def _options(app: AppContext, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool) -> Options:
-    return Options(root=app.root, home=app.home, backend=backend, use_cache=not no_cache, jobs=jobs, tier=tier, strict=strict)
+def _options(app: AppContext, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
+             nonce: str | None = None) -> Options:
+    return Options(root=app.root, home=app.home, backend=backend, use_cache=not no_cache, jobs=jobs, tier=tier,
+                   strict=strict, nonce=nonce)
+
+
+def replicate_options(func: Any) -> Any:
+    """`--replicate` and `--replicate-nonce HEX`: judge multi-seed claims on fresh seeds."""
+    func = click.option("--replicate-nonce", "replicate_nonce", metavar="HEX",
+                        help="Replicate on the fresh seeds of this recorded nonce (8-64 hex digits), exactly.")(func)
+    return click.option("--replicate", is_flag=True,
+                        help="Judge multi-seed claims on fresh seeds derived from a new nonce, recorded in the verdict.")(func)
+
+
+def _nonce(replicate: bool, nonce: str | None) -> str | None:
+    """The replication nonce asked for: a given one (validated), a new one, or None."""
+    from verifier.replication import new_nonce, valid_nonce
+
+    if nonce is not None:
+        if not valid_nonce(nonce):
+            raise click.BadParameter("expected 8 to 64 lowercase hex digits", param_hint="--replicate-nonce")
+        return nonce
+    return new_nonce() if replicate else None
 
 
 def tier_option(func: Any) -> Any:
@@ -34,7 +55,11 @@ def strict_option(func: Any) -> Any:
     return click.option("--strict", is_flag=True, help="Unverified checkable claims fail too (exit 3).")(func)
 
 
-def _finish(session: Session, *, strict: bool) -> None:
+def _finish(session: Session, *, strict: bool, report: bool = True) -> None:
+    """Exit with the session's status; the boundary prints each invalid paper's error line first (if `report`)."""
+    errors = [p.intake.error for p in session.papers if p.intake.error is not None] if report else []
+    if errors:
+        raise ReportedErrors(errors, session.exit_status(strict=strict))
     raise click.exceptions.Exit(session.exit_status(strict=strict))
 
 
@@ -45,21 +70,24 @@ def _finish(session: Session, *, strict: bool) -> None:
 @no_cache_option
 @tier_option
 @strict_option
+@replicate_options
 @click.pass_obj
-def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, tier: str, strict: bool) -> None:
+def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, tier: str, strict: bool,
+          replicate: bool, replicate_nonce: str | None) -> None:
     """Run Gates 0-2 for one claim (PAPER_ID/CLAIM_ID) and print its verdict."""
     paper, local = split_claim_id(claim_id)
-    session = verify_claims(_options(app, backend, no_cache, 1, tier, strict), [paper],
+    nonce = _nonce(replicate, replicate_nonce)
+    session = verify_claims(_options(app, backend, no_cache, 1, tier, strict, nonce), [paper],
                             select=lambda _, c: c.id == local, observer=observer_for(sys.stderr))
     outcome = session.papers[0]
     if outcome.intake.ok and not outcome.verdicts:  # the manifest is valid but has no such claim
         raise IntakeError(f"unknown claim {paper}/{local}", file=f"manifests/{paper}/manifest.yaml")
-    if not outcome.intake.ok:
-        click.echo(f"verify: error: {outcome.intake.error}", err=True)
-    elif as_json:
+    if outcome.intake.ok and as_json:  # else `_finish` reports the intake error
         emit_json(outcome.verdicts[0].model_dump(mode="json"))
-    else:
-        click.echo(line(outcome.verdicts[0]))
+    elif outcome.intake.ok:
+        click.echo(one_line(line(outcome.verdicts[0])))  # the reason may quote a repro's output
+    if nonce is not None and outcome.intake.ok:
+        click.echo(f"replication nonce: {nonce} (re-run these seeds with --replicate-nonce {nonce})", err=True)
     _finish(session, strict=strict)
 
 
@@ -71,12 +99,16 @@ def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache:
 @jobs_option
 @tier_option
 @strict_option
+@replicate_options
 @click.pass_obj
-def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool) -> None:
+def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
+          replicate: bool, replicate_nonce: str | None) -> None:
     """Verify every claim of a paper, then print the paper's verdict."""
-    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict), [paper_id], observer=observer_for(sys.stderr))
+    nonce = _nonce(replicate, replicate_nonce)
+    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict, nonce), [paper_id],
+                            observer=observer_for(sys.stderr))
     _print_session(session, as_json=as_json)
-    _finish(session, strict=strict)
+    _finish(session, strict=strict, report=not as_json)
 
 
 @click.command()
@@ -86,21 +118,24 @@ def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache:
 @jobs_option
 @tier_option
 @strict_option
+@replicate_options
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here.")
 @click.pass_obj
 def ci(app: AppContext, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
-       junit_path: Path | None, summary_path: Path | None) -> None:
+       replicate: bool, replicate_nonce: str | None, junit_path: Path | None, summary_path: Path | None) -> None:
     """Verify every paper under manifests/ and exit with the contract's status."""
     from verifier.junit import junit_xml, summary_markdown, write
 
-    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict), [], observer=observer_for(sys.stderr))
+    nonce = _nonce(replicate, replicate_nonce)
+    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict, nonce), [],
+                            observer=observer_for(sys.stderr))
     _print_session(session, as_json=as_json)
     if junit_path is not None:
         write(junit_path, junit_xml(session, strict=strict))
     if summary_path is not None:
         write(summary_path, summary_markdown(session))
-    _finish(session, strict=strict)
+    _finish(session, strict=strict, report=not as_json)
 
 
 def _print_session(session: Session, *, as_json: bool) -> None:
@@ -109,15 +144,16 @@ def _print_session(session: Session, *, as_json: bool) -> None:
         return
     for outcome in session.papers:
         if not outcome.intake.ok:
-            click.echo(f"{outcome.paper}: invalid")
-            click.echo(f"verify: error: {outcome.intake.error}", err=True)
+            click.echo(f"{outcome.paper}: invalid")  # `_finish` reports the error itself
             continue
         for verdict in outcome.verdicts:
-            click.echo(f"{verdict.claim}: {line(verdict)}")
+            click.echo(one_line(f"{verdict.claim}: {line(verdict)}"))
         if outcome.verdict is not None and outcome.quality is not None:
             q = outcome.quality
             click.echo(f"{outcome.paper}: {outcome.verdict.status} (level {q.verification_level}, tier {q.tier})")
     click.echo(f"runs: {session.runs_executed} executed, {session.runs_cached} cached", err=True)
+    if session.nonce is not None:
+        click.echo(f"replication nonce: {session.nonce} (re-run these seeds with --replicate-nonce {session.nonce})", err=True)
 
 
 @click.command(name="list")
@@ -172,7 +208,7 @@ def history(app: AppContext, claim_id: str, as_json: bool, limit: int) -> None:
         emit_json(report)
         return
     for entry in report["verdicts"]:
-        click.echo(f"{entry['evaluated']}  {entry['status']:<12} {entry['line']}")
+        click.echo(one_line(f"{entry['evaluated']}  {entry['status']:<12} {entry['line']}"))
     passed = report["last_passed"]
     click.echo(f"last passed: {passed or 'never'}")
     for change in report["changed_since_pass"]:
