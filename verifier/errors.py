@@ -97,6 +97,24 @@ class ChainError(VerifierError):
     exit_status = EXIT_REFUTED
 
 
+class AttestationError(VerifierError):
+    """An attestation does not hold: a bad signature or a digest that does not match (exit 1)."""
+
+    exit_status = EXIT_REFUTED
+
+
+class SignatureError(AttestationError):
+    """No signature of the envelope verifies with the given key."""
+
+
+class EnvelopeFormatError(IntakeError):
+    """The file is not a DSSE envelope holding an in-toto Statement v1, or is too big to be one (exit 2)."""
+
+
+class KeyFileError(VerifierError):
+    """A key file is missing, unreadable, of the wrong kind, too open, or would be overwritten."""
+
+
 class LedgerError(VerifierError):
     """The ledger or artifact store is unreadable or inconsistent."""
 

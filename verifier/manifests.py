@@ -24,12 +24,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from verifier.digest import bytes_digest, hex_of, read_file_digest, tree_digest
 from verifier.errors import IntakeError
 from verifier.models import MANIFEST_CONTRACT, Claim, PaperManifest, Repro
 from verifier.root import VerificationRoot
 from verifier.safeload import MANIFEST_CAPS, load_json, load_yaml, read_capped
 from verifier.schemas import first_error
-from verifier.seal import StatCache, sha256_bytes, sha256_file, tree_digest
+from verifier.seal import StatCache
 
 _GLOBAL_CLAIM_ID = re.compile(r"^([^/]+)/([^/]+)$")
 _LOCATED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$")
@@ -101,7 +102,7 @@ def load_manifest(
     if check_seals:
         verify_seals(model, bundles, inputs, shown=shown, cache=cache)
         _verify_proof_digests(root, model, shown)
-    return LoadedManifest(path=path, digest=sha256_bytes(raw), model=model, bundles=bundles, inputs=inputs)
+    return LoadedManifest(path=path, digest=bytes_digest(raw), model=model, bundles=bundles, inputs=inputs)
 
 
 def _check_checks(model: PaperManifest, shown: str) -> None:
@@ -243,7 +244,7 @@ def _verify_proof_digests(root: VerificationRoot, model: PaperManifest, shown: s
         field_name = f"claims[{i}].proof.sha256"
         if claim.proof.sha256 is None:
             raise IntakeError(f"no digest: run `verify seal {model.id}`", file=shown, field=field_name)
-        actual = sha256_file(root.path / claim.proof.file)
+        actual = hex_of(read_file_digest(root.path / claim.proof.file))
         if actual != claim.proof.sha256:
             raise IntakeError(f"digest mismatch: {claim.proof.file!r} now digests to {actual}", file=shown, field=field_name)
 
@@ -279,7 +280,7 @@ def verify_seals(
             if item.sha256 is None:
                 raise IntakeError(f"no digest: run `verify seal {model.id}`", file=shown, field=field_name)
             path = inputs[repro.id][item.path]
-            actual = cache.digest(path, path.stat()) if cache is not None else sha256_file(path)
+            actual = hex_of(cache.digest(path, path.stat()) if cache is not None else read_file_digest(path))
             if actual != item.sha256:
                 raise IntakeError(f"digest mismatch: {item.path!r} now digests to {actual}", file=shown, field=field_name)
 
@@ -304,14 +305,14 @@ def seal_manifest(root: VerificationRoot, paper_id: str, *, cache: StatCache | N
         if seals[repro.id] != repro.seal:
             changes.append((f"repros[{i}].seal", seals[repro.id]))
         for j, item in enumerate(repro.inputs):
-            digest = sha256_file(loaded.inputs[repro.id][item.path])
+            digest = hex_of(read_file_digest(loaded.inputs[repro.id][item.path]))
             digests[(repro.id, item.path)] = digest
             if digest != item.sha256:
                 changes.append((f"repros[{i}].inputs[{j}].sha256", digest))
     proofs: dict[str, str] = {}
     for i, claim in enumerate(loaded.model.claims):
         if claim.proof is not None:
-            proofs[claim.id] = sha256_file(root.path / claim.proof.file)
+            proofs[claim.id] = hex_of(read_file_digest(root.path / claim.proof.file))
             if proofs[claim.id] != claim.proof.sha256:
                 changes.append((f"claims[{i}].proof.sha256", proofs[claim.id]))
     if changes:
@@ -335,11 +336,11 @@ def _rewrite_round_trip(
     path: Path, seals: dict[str, str], digests: dict[tuple[str, str], str], proofs: dict[str, str]
 ) -> None:
     import io
-    import os
-    import tempfile
 
     from ruamel.yaml import YAML
     from ruamel.yaml.util import load_yaml_guess_indent
+
+    from verifier.store import atomic_write
 
     text = path.read_text(encoding="utf-8")
     buffer = io.StringIO()
@@ -358,14 +359,4 @@ def _rewrite_round_trip(
         document = yaml.load(text)
         _apply_seals(document, seals, digests, proofs)
         yaml.dump(document, buffer)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, buffer.getvalue().encode("utf-8"), mode=path.stat().st_mode & 0o7777)

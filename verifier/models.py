@@ -1,4 +1,4 @@
-"""Pydantic models of the public contracts (../shared/CONTRACT.md).
+"""Pydantic models of the public contracts (docs/reference/contract.md).
 
 On-disk documents are strict, frozen and forbid unknown fields, so a typo in
 a manifest is an intake error rather than a silently ignored key. The JSON
@@ -203,6 +203,13 @@ class ProofTarget(Document):
 ClaimKind = Literal["formula", "empirical", "proof", "descriptive"]
 
 
+class LintWaiver(Document):
+    """`verify lint` rules waived for one claim, with the reason readers see."""
+
+    waive: list[StrictStr] = Field(min_length=1, description="Rule ids of `verify lint` waived for this claim.")
+    why: StrictStr = Field(min_length=1, description="Why the claim is sound despite the findings.")
+
+
 class Replicate(Document):
     """How a replication (`--replicate`) of a multi-seed claim draws its fresh seeds (v1.2)."""
 
@@ -228,6 +235,7 @@ class Claim(Document):
     replicate: Replicate | None = Field(
         default=None, description="How many fresh seeds `--replicate` draws for this multi-seed claim (v1.2)."
     )
+    lint: LintWaiver | None = Field(default=None, description="`verify lint` findings waived for this claim, and why.")
 
     @model_validator(mode="after")
     def _kind_fits(self) -> Claim:

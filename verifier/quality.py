@@ -12,10 +12,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+from verifier.digest import bytes_digest
 from verifier.errors import IntakeError
 from verifier.models import Claim, PaperManifest, Verdict
 from verifier.safeload import POLICY_CAPS, load_yaml
-from verifier.seal import sha256_bytes
 
 Level = Literal["LOW", "MEDIUM", "HIGH"]
 CHECKABLE_KINDS = ("formula", "empirical", "proof")
@@ -41,7 +41,7 @@ def parse_policy(raw: bytes, *, file: str = "verifier/policy/quality-v1.yaml") -
     document = load_yaml(raw, file=file, caps=POLICY_CAPS)
     if not isinstance(document, dict) or not isinstance(document.get("uri"), str):
         raise IntakeError("not a policy: no uri", file=file, field="uri")
-    return Policy(uri=document["uri"], digest=sha256_bytes(raw), document=document)
+    return Policy(uri=document["uri"], digest=bytes_digest(raw), document=document)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.canonical import digest_json
+from verifier.digest import hex_of, tree_digest
 from verifier.errors import IntakeError
 from verifier.ledger import Ledger
 from verifier.manifests import LoadedManifest
@@ -47,7 +48,7 @@ from verifier.sandbox import (
     SandboxResult,
     judge_outcome,
 )
-from verifier.seal import StatCache, tree_digest
+from verifier.seal import StatCache
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class Runner:
         if record.results_digest is None:
             return None
         try:  # stored only if it parsed when the run finished; the caps hold it to that again
-            loaded = load_json(self.ledger.get_bytes(record.results_digest), file="results.json",
+            loaded = load_json(self.ledger.store.get_bytes(record.results_digest), file="results.json",
                                caps=RESULTS_CAPS, allow_nonfinite=True)
         except IntakeError:
             return None
@@ -191,11 +192,11 @@ class Runner:
         results_digest = None
         for rel in sorted(outcome.outputs):
             path = out_dir / rel
-            digest = self.ledger.put_file(path)
+            digest = self.ledger.store.put_file(path)
             outputs.append(OutputFile(path=rel, sha256=digest, size=path.stat().st_size))
             if rel == "results.json" and outcome.status == "ok":
                 results_digest = digest
-        logs = {name: self.ledger.put_file(p) for name, p in (("stdout", result.stdout_path), ("stderr", result.stderr_path)) if p.exists()}
+        logs = {name: self.ledger.store.put_file(p) for name, p in (("stdout", result.stdout_path), ("stderr", result.stderr_path)) if p.exists()}
         environment = dict(self.environment(plan))
         if result.image_digest:
             environment["image_digest"] = result.image_digest
@@ -245,7 +246,7 @@ def _changed_during_run(plan: RunPlan, cache: StatCache) -> str | None:
     for item in repro.inputs:
         path = plan.manifest.inputs[repro.id][item.path]
         try:
-            digest = cache.digest(path, os.stat(path))
+            digest = hex_of(cache.digest(path, os.stat(path)))
         except (IntakeError, OSError):
             digest = "missing"
         if digest != item.sha256:

@@ -26,8 +26,8 @@ def test_unchanged_files_are_not_read_again(make_root: RootFactory, tmp_path: Pa
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     plan = _plan(make_root, tmp_path / "home")
     hashed: list[str] = []
-    real = seal.sha256_file
-    monkeypatch.setattr(seal, "sha256_file", lambda path: hashed.append(str(path)) or real(path))
+    real = seal.read_file_digest
+    monkeypatch.setattr(seal, "read_file_digest", lambda path: hashed.append(str(path)) or real(path))
     assert _changed_during_run(plan, StatCache(tmp_path / "home")) is None
     assert hashed == []
 

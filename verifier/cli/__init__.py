@@ -1,6 +1,6 @@
 """The `verify` command line: parse, call the library, print; nothing else.
 
-Exit status, for every command (CONTRACT.md):
+Exit status, for every command (docs/reference/contract.md):
 
 * 0 all verified, or nothing to do;
 * 1 at least one claim refuted, or (audit) the correction chain is broken;
@@ -54,6 +54,8 @@ COMMAND_FOR_NAME: dict[str, str] = {
     "export": "verifier.cli.export:export",
     "badge": "verifier.cli.badge:badge",
     "hook": "verifier.cli.hooks:hook",
+    "init": "verifier.cli.init:init",
+    "lint": "verifier.cli.lint:lint",
 }
 
 

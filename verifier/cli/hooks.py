@@ -61,8 +61,8 @@ def hook_validate(app: AppContext, files: tuple[str, ...]) -> None:
 @click.pass_obj
 def hook_audit(app: AppContext, files: tuple[str, ...]) -> None:
     """The correction chain of the papers of FILES; only a broken chain fails."""
-    from verifier.cli.corrections import audit_lines, ledger_verdict_times
-    from verifier.corrections import audit
+    from verifier.cli.corrections import audit_lines
+    from verifier.corrections import audit, ledger_verdict_times
 
     status, broken = EXIT_OK, []
     with ledger_verdict_times(app.home) as last_verdict_time:

@@ -161,23 +161,9 @@ def _print_session(session: Session, *, as_json: bool) -> None:
 @click.pass_obj
 def list_claims(app: AppContext, as_json: bool) -> None:
     """List papers and claims with their last verdict."""
-    from verifier.intake import validate_papers
-    from verifier.ledger import Ledger
+    from verifier.history import last_verdicts
 
-    results = validate_papers(app.root, app.home, [])
-    rows = []
-    with Ledger.open(app.home) as ledger:
-        for result in results:
-            if result.manifest is None:
-                rows.append({"paper": result.paper, "error": result.error})
-                continue
-            ids = [f"{result.paper}/{c.id}" for c in result.manifest.model.claims]
-            last = ledger.last_verdicts(ids)
-            for c in result.manifest.model.claims:
-                gid = f"{result.paper}/{c.id}"
-                v = last.get(gid)
-                rows.append({"claim": gid, "kind": c.kind, "status": v.status if v else None,
-                             "evaluated": v.evaluated if v else None})
+    rows = last_verdicts(app.root, app.home)
     if as_json:
         emit_json(rows)
         return

@@ -35,7 +35,6 @@ import atexit
 import contextlib
 import errno
 import functools
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -49,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from verifier.digest import bytes_digest, hex_of
 from verifier.errors import SandboxError
 from verifier.sandbox import cgroup, engine
 from verifier.sandbox.base import (
@@ -68,6 +68,7 @@ from verifier.sandbox.cgroup import CGROUP_ROOT, read_int, read_keyed
 from verifier.sandbox.engine import API_VERSION
 from verifier.sandbox.fingerprint import cache_dir, machine_facts
 from verifier.sandbox.supervise import CappedSink, area_full, export_outputs, output_area
+from verifier.store import atomic_write
 
 # The SDK ships no type information; these aliases name what we hold.
 DockerClient = Any
@@ -148,7 +149,7 @@ def _pinned_path(base_url: str | None, ref: str) -> Path | None:
     """Where the facts of a digest-pinned image are kept (None for a tag, which can move)."""
     if "@sha256:" not in ref:
         return None
-    key = hashlib.sha256(f"{IMAGE_FACTS_VERSION}\n{base_url or ''}\n{ref}".encode()).hexdigest()[:32]
+    key = hex_of(bytes_digest(f"{IMAGE_FACTS_VERSION}\n{base_url or ''}\n{ref}".encode()))[:32]
     return cache_dir() / f"docker-image-{key}.json"
 
 
@@ -167,11 +168,8 @@ def _write_pinned(base_url: str | None, ref: str, facts: dict[str, Any]) -> None
     path = _pinned_path(base_url, ref)
     if path is None:
         return
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(facts, sort_keys=True))
-        tmp.replace(path)  # atomic: concurrent workers never read half a file
+    with contextlib.suppress(OSError):  # atomic: concurrent workers never read half a file
+        atomic_write(path, json.dumps(facts, sort_keys=True).encode())
 
 
 def default_image() -> str:

@@ -12,7 +12,6 @@ a symlink the repro made.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal as signals
 import stat
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from verifier.digest import file_digest
 from verifier.errors import IntakeError
 from verifier.safeload import RESULTS_CAPS, load_json, read_capped
 from verifier.sandbox.base import SandboxResult
@@ -61,19 +61,8 @@ def hash_outputs(out_dir: Path) -> dict[str, str]:
                 continue
             if not stat.S_ISREG(mode):
                 raise OutputError(f"$REPRO_OUT/{rel} is not a regular file")
-            outputs[rel] = "sha256:" + _sha256(path)
+            outputs[rel] = file_digest(path, follow_symlinks=False)
     return dict(sorted(outputs.items()))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as f:
-        buf = bytearray(1 << 20)
-        view = memoryview(buf)
-        while n := f.readinto(buf):
-            digest.update(view[:n])
-    return digest.hexdigest()
 
 
 def _limit_outcome(result: SandboxResult) -> tuple[Status, str] | None:
