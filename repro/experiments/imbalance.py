@@ -1,66 +1,63 @@
-"""The imbalance study: pre-training data share x objective x sampling alpha -> zero-shot retrieval.
+"""The imbalance study: pre-training data share x continued-training arm -> zero-shot retrieval.
 
-Question: how does a language's share of multilingual pre-training data change the
-zero-shot cross-lingual sentence retrieval of a contrastively trained encoder, and does
-alignment-guided pre-training (WEAM, Yang et al. 2021, https://aclanthology.org/2021.mrqa-1.10/)
-change it?
+Question: how does a language's share of multilingual pre-training data change the zero-shot
+cross-lingual sentence retrieval of a contrastively trained encoder, and does continuing
+pre-training with WEAM (Yang et al. 2021, https://aclanthology.org/2021.mrqa-1.10/) change it?
 
-Setup (one run = one seed = the whole grid; `$REPRO_SEED` picks the seed):
+One run = one seed = the whole grid (`$REPRO_SEED` picks the seed):
 
-- a synthetic world (`repro.weam.data.synthetic`, seeded by the run's seed): `en` and `x1`
-  (vocabulary permutation of `en`) are high-resource; `x2` (+ word splits, local reordering)
-  and `x3` (+ clause inversion, polysemy) are low-resource, with 1/ratio of the high
-  languages' data (ratio 1, 10, 100);
-- pre-training objectives: `mlm` (monolingual text), `tlm` and `weam` (en-xk translation
-  pairs, WEAM with statistical `ibm1` links learnt on the same pairs);
-- the contrastive stage: `contrastive` = MLM pre-training, then LaBSE's additive-margin
-  translation ranking on en-x1 pairs ONLY; `weam+contrastive` = WEAM pre-training, then the
-  same contrastive stage. Retrieval on en-x2 / en-x3 is therefore zero-shot;
-- languages are sampled with q ~ p^alpha (alpha 1.0, 0.7, 0.3) for the objectives in
-  `alpha_objectives` at the most imbalanced ratio;
-- evaluation on held-out multi-way test sentences: Tatoeba-style accuracy@1 in both
-  directions (mean-pooled last layer; the middle layer is recorded too), embedding-based
-  word alignment AER and BLI P@1 on en-x2, and the aligner's own AER against gold as its
-  training data grows;
-- a real-language cell on the Django catalogs (`repro/data/django-parallel.jsonl`): en, es
-  high-resource (contrastive stage on en-es), fr and it at 1:real_ratio.
+- a synthetic world (`repro.weam.data.synthetic`): `en` and `x1` high-resource, `x2`, `x3`
+  low-resource, every derived language at distance level 3, each written in its own
+  alphabet so that only "." and the digits are shared; sentences have topics, so context
+  predicts words (what MLM learns from);
+- ONE WordPiece tokenizer per seed, learnt on a fixed balanced sample held out of every
+  cell's training data, shared by every cell and arm;
+- cells (data mixes): design "imbalance" (high-resource amount fixed, low = high / ratio) and
+  design "scarcity" (low-resource amount fixed, high = low x ratio); they meet at the largest
+  ratio;
+- per cell: MLM from scratch (`mlm`), then arms that CONTINUE from that checkpoint with MLM
+  interleaved, for the same number of steps: `mlm_cont` (MLM on the pair sentences, each
+  alone), `tlm`, `weam` (statistical `ibm1` links), `weam_random` (as many random links),
+  `weam_gold` (gold links); WEAM's targets are matched to TLM's 15%;
+- a contrastive stage (LaBSE's additive margin, en-x1 pairs ONLY, the same pairs in every
+  cell) on some arms, `untrained` included: retrieval on en-x2/x3 is zero-shot;
+- the floor: the encoder with its initial weights (`untrained`), and `untrained_C`;
+- evaluation on 1000 held-out multi-way test pairs: accuracy@1 at the middle and last layer,
+  BUCC-style mining F1 with the threshold chosen on a dev split, BLI P@1 without the shared
+  tokens; the aligner's AER per pair; MLM loss against the unigram entropy of the cell's
+  training subwords; subword overlap and pieces per word per language.
 
-Outputs in `$REPRO_OUT`: `results.json` (deterministic bytes for a seed on CPU), `timings.json`,
-figures (`fig_share.png`, `fig_alpha.png`, `fig_alignment.png`) and `report.md` of this seed.
-`python -m repro.experiments.imbalance report --runs DIR... --out DIR` aggregates seeds
-(mean, bootstrap CI, per-seed values) into the same figures and a report.
+Outputs in `$REPRO_OUT`: `results.json` (deterministic bytes for a seed on CPU), `timings.json`
+and, unless `figures` is false, this seed's figures and `report.md`.
+`python -m repro.experiments.imbalance report --runs DIR... --out DIR` aggregates seeds.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import sys
 import time
-from dataclasses import asdict
+from collections import Counter
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from repro.experiments.tiers import Tier, tier_from_params
 
-HIGH, LOWS = "x1", ("x2", "x3")
-PRETRAIN_OF = {
-    "mlm": "mlm",
-    "tlm": "tlm",
-    "weam": "weam",
-    "contrastive": "mlm",
-    "weam+contrastive": "weam",
+EN, HIGH, LOWS = "en", "x1", ("x2", "x3")
+METRICS = ("low_acc_last", "low_acc_mid", "high_acc_last", "high_acc_mid", "low_bucc_last", "high_bucc_last", "low_bli", "high_bli")
+SHARED = frozenset({".", "1", "2", "3", "4", "5", "6", "7", "8", "9"})  # by construction
+# continued arm -> (pair objective, link source)
+ARMS = {
+    "mlm_cont": ("pair-mlm", None),
+    "tlm": ("tlm", None),
+    "weam": ("weam", "aligner"),
+    "weam_random": ("weam", "random"),
+    "weam_gold": ("weam", "gold"),
 }
-CONTRASTIVE = frozenset({"contrastive", "weam+contrastive"})
-# (a, b) pairs whose per-seed difference a - b results.json reports under /gaps
-GAP_PAIRS = (
-    ("weam+contrastive", "contrastive"),
-    ("weam", "mlm"),
-    ("weam", "tlm"),
-    ("tlm", "mlm"),
-    ("contrastive", "mlm"),
-)
 
 
 def log(msg: str) -> None:
@@ -71,42 +68,99 @@ def r6(x: float) -> float:
     return round(float(x), 6)
 
 
-def cell_key(objective: str, ratio: int, alpha: float) -> str:
-    return f"{objective}/r{ratio}/a{alpha}"
+@dataclass(frozen=True)
+class Cell:
+    """One data mix: sentences per language (monolingual) and en-x pairs per language."""
+
+    name: str
+    design: str
+    ratio: int
+    alpha: float
+    mono: dict[str, int]
+    par: dict[str, int]
+
+
+def plan(tier: Tier) -> list[Cell]:
+    """The grid's cells, imbalance design first; the scarcity design meets it at max ratio."""
+    rmax = max(tier.imbalance_ratios)
+    low_m, low_p = max(1, round(tier.n_mono_high / rmax)), max(1, round(tier.n_par_high / rmax))
+
+    def sizes(hm: int, lm: int, hp: int, lp: int) -> tuple[dict[str, int], dict[str, int]]:
+        mono = {EN: hm, HIGH: hm, **dict.fromkeys(LOWS, lm)}
+        return mono, {HIGH: hp, **dict.fromkeys(LOWS, lp)}
+
+    cells = []
+    for r in tier.imbalance_ratios:
+        m, p = sizes(tier.n_mono_high, max(1, round(tier.n_mono_high / r)), tier.n_par_high, max(1, round(tier.n_par_high / r)))
+        cells.append(Cell(f"imb_r{r}", "imbalance", r, 1.0, m, p))
+    for r in tier.scarcity_ratios:
+        if r == rmax:
+            continue  # that cell is imb_r{rmax}
+        m, p = sizes(low_m * r, low_m, low_p * r, low_p)
+        cells.append(Cell(f"scar_r{r}", "scarcity", r, 1.0, m, p))
+    for a in tier.alphas:
+        if a != 1.0:
+            m, p = sizes(tier.n_mono_high, low_m, tier.n_par_high, low_p)
+            cells.append(Cell(f"imb_r{rmax}_a{a}", "imbalance", rmax, a, m, p))
+    return cells
 
 
 # --- data -------------------------------------------------------------------------------
 
 
-def synthetic_data(tier: Tier, seed: int) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """(world, train corpora, test pairs): train pairs come first, test pairs are the last n_test."""
+@dataclass
+class Data:
+    world: Any
+    mono_train: dict[str, tuple[Any, ...]]
+    tok_sample: dict[str, list[Any]]
+    heldout: dict[str, tuple[Any, ...]]
+    par_train: dict[str, tuple[Any, ...]]
+    contrastive: tuple[Any, ...]  # en-x1
+    test: dict[str, tuple[Any, ...]]
+
+
+def make_data(tier: Tier, seed: int) -> Data:
+    """The world and its disjoint slices: training, tokenizer sample, held-out, contrastive, test."""
     from repro.weam.data.synthetic import SyntheticConfig, generate_world
 
-    cfg = SyntheticConfig(
-        seed=seed,
-        vocab_size=tier.vocab_size,
-        n_sentences=tier.n_mono_high,
-        n_parallel=tier.n_par_high + tier.n_test,
-        max_clauses=tier.max_clauses,
+    n_mono = tier.n_mono_high + tier.n_tok_sample + tier.n_heldout
+    n_par = tier.n_par_high + tier.n_contrastive + tier.n_test
+    world = generate_world(
+        SyntheticConfig(
+            seed=seed,
+            vocab_size=tier.vocab_size,
+            n_sentences=n_mono,
+            n_parallel=n_par,
+            max_clauses=tier.max_clauses,
+            levels=tier.levels,
+            disjoint_scripts=tier.disjoint_scripts,
+            n_topics=tier.n_topics,
+            topic_coherence=tier.topic_coherence,
+        )
     )
-    world = generate_world(cfg)
-    test = {lang: world.parallel[lang].pairs[-tier.n_test :] for lang in world.parallel}
-    return world, dict(world.parallel), test
+    h, t = tier.n_mono_high, tier.n_mono_high + tier.n_tok_sample
+    mono = world.monolingual
+    p, c = tier.n_par_high, tier.n_par_high + tier.n_contrastive
+    return Data(
+        world=world,
+        mono_train={lg: mono[lg][:h] for lg in world.languages},
+        tok_sample={lg: list(mono[lg][h:t]) for lg in world.languages},
+        heldout={lg: mono[lg][t:] for lg in world.languages},
+        par_train={lg: world.parallel[lg].pairs[:p] for lg in world.parallel},
+        contrastive=world.parallel[HIGH].pairs[p:c],
+        test={lg: world.parallel[lg].pairs[c:] for lg in world.parallel},
+    )
 
 
-def corpus_for_ratio(world: Any, tier: Tier, ratio: int, links: dict[tuple[str, int], Any]) -> Any:
-    """CorpusSpec with high languages at full size and the low ones at 1/ratio."""
+def corpus(data: Data, cell: Cell, tier: Tier, links: dict[tuple[str, int], Any]) -> Any:
     from repro.weam.data.types import ParallelCorpus
     from repro.weam.train import CorpusSpec
 
-    mono, par, lk = {}, {}, {}
-    for lang in world.languages:
-        n = tier.n_mono_high if lang in ("en", HIGH) else max(1, round(tier.n_mono_high / ratio))
-        mono[lang] = tuple(world.monolingual[lang][:n])
-    for lang, pc in world.parallel.items():
-        n = tier.n_par_high if lang == HIGH else max(1, round(tier.n_par_high / ratio))
-        par[lang] = ParallelCorpus(pc.src_lang, pc.tgt_lang, pc.pairs[:n])
-        lk[lang] = aligner_links(par[lang], tier, links)
+    mono = {lg: data.mono_train[lg][: cell.mono[lg]] for lg in data.mono_train}
+    par, lk = {}, {}
+    for lg, pairs in data.par_train.items():
+        par[lg] = ParallelCorpus(EN, lg, pairs[: cell.par[lg]])
+        lk[lg] = aligner_links(par[lg], tier, links)
     return CorpusSpec(monolingual=mono, parallel=par, links=lk)
 
 
@@ -120,7 +174,49 @@ def aligner_links(pc: Any, tier: Tier, cache: dict[tuple[str, int], Any]) -> Any
     return cache[key]
 
 
-# --- training and evaluation ------------------------------------------------------------
+def tokenizer_stats(tok: Any, data: Data) -> dict[str, Any]:
+    """Pieces per word per language and subword overlap of each language's test text with en's."""
+    pieces: dict[str, Counter[int]] = {}
+    ppw = {}
+    for lg in data.world.languages:
+        sents = [p.src for p in data.test[HIGH]] if lg == EN else [p.tgt for p in data.test[lg]]
+        c: Counter[int] = Counter()
+        words = 0
+        for s in sents:
+            c.update(tok.encode_words(s).ids)
+            words += len(s)
+        pieces[lg] = c
+        ppw[lg] = r6(sum(c.values()) / max(1, words))
+    overlap = {}
+    for lg in (HIGH, *LOWS):
+        shared = set(pieces[lg]) & set(pieces[EN])
+        shared_words = {i for i in shared if tok.decode([i])[0].lstrip("#") not in SHARED}
+        overlap[lg] = {
+            "token_share": r6(sum(pieces[lg][i] for i in shared) / max(1, sum(pieces[lg].values()))),
+            "types": len(shared),
+            "types_beyond_shared_tokens": len(shared_words),
+        }
+    return {"vocab_size": tok.vocab_size, "pieces_per_word": ppw, "overlap_with_en": overlap}
+
+
+def unigram_entropy(tok: Any, spec: Any, alpha: float) -> float:
+    """Entropy (nats) of the subword distribution MLM trains on: languages mixed by q ~ p^alpha."""
+    from repro.weam.data.sampling import temperature_probs
+
+    q = temperature_probs({lg: len(spec.monolingual[lg]) for lg in sorted(spec.monolingual)}, alpha)
+    mix: Counter[int] = Counter()
+    dist: dict[int, float] = {}
+    for lg, sents in spec.monolingual.items():
+        mix = Counter()
+        for s in sents:
+            mix.update(tok.encode_words(s).ids)
+        n = sum(mix.values())
+        for i, c in mix.items():
+            dist[i] = dist.get(i, 0.0) + q[lg] * c / n
+    return -sum(p * math.log(p) for p in dist.values() if p > 0)
+
+
+# --- training ---------------------------------------------------------------------------
 
 
 def model_config(tier: Tier, vocab_size: int) -> Any:
@@ -136,89 +232,195 @@ def model_config(tier: Tier, vocab_size: int) -> Any:
     )
 
 
-def pretrain_cell(spec: Any, objective: str, tokenizer: Any, tier: Tier, seed: int, alpha: float) -> Any:
-    from repro.weam.train import TrainConfig, pretrain
+def train_cfg(tier: Tier, steps: int, lr: float, seed: int, alpha: float) -> Any:
+    from repro.weam.train import TrainConfig
 
-    cfg = TrainConfig(
-        steps=tier.pretrain_steps,
+    return TrainConfig(
+        steps=steps,
         batch_size=tier.batch_size,
-        lr=tier.lr,
+        lr=lr,
+        warmup_frac=tier.warmup_frac,
         alpha=alpha,
         seed=seed,
-        log_every=max(1, tier.pretrain_steps // 3),
+        log_every=max(1, steps // 4),
         device=tier.device,
-    )
-    return pretrain(
-        spec,
-        objective,
-        tokenizer=tokenizer,
-        model_cfg=model_config(tier, tokenizer.vocab_size),
-        max_len=tier.max_len,
-        train_cfg=cfg,
-        aligner=tier.aligner,
-        link_source="aligner",
+        threads=tier.threads,
     )
 
 
-def contrastive_stage(pre: Any, pairs: Any, tier: Tier, seed: int) -> Any:
-    """A copy of the pre-trained model, trained by translation ranking on `pairs` only."""
+def initial_model(tier: Tier, tok: Any, seed: int) -> Any:
+    """The seed's initial weights: the untrained floor, and where MLM pre-training starts."""
+    import torch
+
+    from repro.weam.model import WeamModel
+
+    torch.manual_seed(seed)
+    return WeamModel(model_config(tier, tok.vocab_size))
+
+
+def tail(losses: list[float]) -> float:
+    """Mean of the last tenth of the steps' losses (the final training loss)."""
+    n = max(1, len(losses) // 10)
+    return r6(sum(losses[-n:]) / n)
+
+
+def pretrain_mlm(spec: Any, tok: Any, tier: Tier, seed: int, alpha: float) -> tuple[Any, Any]:
     from repro.weam.objectives.registry import build_objective
-    from repro.weam.train import CorpusSpec, TrainConfig, build_examples, train
+    from repro.weam.train import build_examples, train
 
-    model = copy.deepcopy(pre.model)
-    obj = build_objective("contrastive", vocab_size=pre.tokenizer.vocab_size, max_len=tier.max_len)
-    spec = CorpusSpec(monolingual={}, parallel={pairs.tgt_lang: pairs})
-    data = build_examples(spec, pre.tokenizer, paired=True, link_source=None, aligner=tier.aligner, seed=seed)
-    cfg = TrainConfig(
-        steps=tier.contrastive_steps,
-        batch_size=tier.batch_size,
-        lr=tier.contrastive_lr,
-        alpha=1.0,
-        seed=seed + 7919,  # a fresh data stream, still fixed by the seed
-        log_every=max(1, tier.contrastive_steps // 2),
-        device=tier.device,
-    )
-    res = train(model, obj, data, cfg)
+    model = initial_model(tier, tok, seed)
+    obj = build_objective("mlm", vocab_size=tok.vocab_size, max_len=tier.max_len)
+    data = build_examples(spec, tok, paired=False, link_source=None, aligner=tier.aligner, seed=seed)
+    res = train(model, obj, data, train_cfg(tier, tier.pretrain_steps, tier.lr, seed, alpha))
     return model, res
 
 
-def retrieval(model: Any, tokenizer: Any, pairs: Any, max_len: int) -> dict[str, float]:
-    from repro.weam.evaluate import retrieval_accuracy
+def continue_arm(base: Any, arm: str, spec: Any, tok: Any, tier: Tier, seed: int, alpha: float) -> tuple[Any, Any]:
+    """A copy of the MLM checkpoint trained by the arm's pair objective, MLM interleaved."""
+    from repro.weam.objectives.registry import build_objective
+    from repro.weam.train import build_examples, train
 
-    r = retrieval_accuracy(model, tokenizer, pairs, max_len=max_len)
-    last, mid = model.cfg.layers, max(1, model.cfg.layers // 2)
-    return {
-        "acc": r6(r[f"layer{last}/mean"]),
-        "src2tgt": r6(r[f"layer{last}/src2tgt"]),
-        "tgt2src": r6(r[f"layer{last}/tgt2src"]),
-        "acc_middle": r6(r[f"layer{mid}/mean"]),
-        "chance": r6(r["chance"]),
-    }
+    objective, links = ARMS[arm]
+    kw = {"target_rate": tier.target_rate} if objective == "weam" else {}
+    pair_obj = build_objective(objective, vocab_size=tok.vocab_size, max_len=tier.max_len, **kw)
+    pairs = build_examples(spec, tok, paired=True, link_source=links, aligner=tier.aligner, seed=seed)  # type: ignore[arg-type]
+    mlm = build_objective("mlm", vocab_size=tok.vocab_size, max_len=tier.max_len)
+    mono = build_examples(spec, tok, paired=False, link_source=None, aligner=tier.aligner, seed=seed)
+    model = copy.deepcopy(base)
+    res = train(model, pair_obj, pairs, train_cfg(tier, tier.continued_steps, tier.continued_lr, seed + 1, alpha), interleave=(mlm, mono))
+    return model, res
 
 
-def evaluate_cell(model: Any, tokenizer: Any, test: dict[str, Any], langs: tuple[str, str, tuple[str, ...]], tier: Tier, word: bool) -> dict[str, Any]:
-    from repro.weam.evaluate import bli_precision_at_1, word_alignment_aer
+def contrastive_stage(base: Any, pairs: Any, tok: Any, tier: Tier, seed: int) -> tuple[Any, Any]:
+    """A copy of `base`, trained by translation ranking on `pairs` (en-x1) only."""
+    from repro.weam.data.types import ParallelCorpus
+    from repro.weam.objectives.registry import build_objective
+    from repro.weam.train import CorpusSpec, build_examples, train
 
-    _, high, lows = langs
-    out: dict[str, Any] = {"retrieval": {lg: retrieval(model, tokenizer, test[lg], tier.max_len) for lg in (high, *lows)}}
-    out["high_acc"] = out["retrieval"][high]["acc"]
-    out["low_acc"] = r6(sum(out["retrieval"][lg]["acc"] for lg in lows) / len(lows))
-    if word:
-        pairs = test[lows[0]]
-        out["word"] = {
-            "aer": r6(word_alignment_aer(model, tokenizer, pairs)),
-            "bli_p_at_1": r6(bli_precision_at_1(model, tokenizer, pairs)["p_at_1"]),
-        }
+    model = copy.deepcopy(base)
+    obj = build_objective("contrastive", vocab_size=tok.vocab_size, max_len=tier.max_len)
+    spec = CorpusSpec(monolingual={}, parallel={HIGH: ParallelCorpus(EN, HIGH, tuple(pairs))})
+    data = build_examples(spec, tok, paired=True, link_source=None, aligner=tier.aligner, seed=seed)
+    # a data stream of its own, still fixed by the seed
+    res = train(model, obj, data, train_cfg(tier, tier.contrastive_steps, tier.contrastive_lr, seed + 7919, 1.0))
+    return model, res
+
+
+# --- evaluation -------------------------------------------------------------------------
+
+
+def heldout_loss(model: Any, tok: Any, data: Data, tier: Tier, seed: int) -> dict[str, float]:
+    """Masked-token cross-entropy (nats) per language on held-out sentences, fixed mask."""
+    from repro.weam.evaluate import mlm_perplexity
+
+    ppl = mlm_perplexity(model, tok, data.heldout, seed=seed, max_len=tier.max_len)
+    return {lg: r6(math.log(v)) for lg, v in ppl.items()}
+
+
+def bucc_splits(n: int) -> tuple[tuple[slice, slice, slice], tuple[slice, slice, slice]]:
+    """Dev and test splits of n test pairs: (gold, source distractors, target distractors).
+
+    In each half, the first half are gold pairs, then source-side sentences whose
+    translations are absent, then target-side sentences whose sources are absent.
+    """
+    out = []
+    for start in (0, n // 2):
+        m = n // 2
+        g, s = start + m // 2, start + m // 2 + m // 4
+        out.append((slice(start, g), slice(g, s), slice(s, start + m)))
+    return out[0], out[1]
+
+
+def evaluate(model: Any, tok: Any, data: Data, tier: Tier) -> dict[str, Any]:
+    """Retrieval (middle and last layer), BUCC F1 (dev threshold), BLI without shared tokens."""
+    import numpy as np
+
+    from repro.weam.evaluate import (
+        accuracy_at_1,
+        bli_precision_at_1,
+        bucc_dev_test,
+        default_layers,
+        sentence_embeddings,
+        type_vectors,
+    )
+
+    layers = default_layers(model)
+    names = {layers[0]: "mid", layers[1]: "last"}
+    en_sents = [p.src for p in data.test[HIGH]]  # multi-way parallel: the same en side for all
+    mid = layers[0] if tier.bli else None
+    en_tok: list[Any] = []
+    en = sentence_embeddings(model, tok, en_sents, layers, max_len=tier.max_len, token_layer=mid, tokens_out=en_tok)
+    en_types = type_vectors(model, tok, en_sents, layers[0], states=en_tok) if tier.bli else {}
+    out: dict[str, Any] = {"per_lang": {}}
+    dev, test = bucc_splits(len(en_sents))
+    for lg in (HIGH, *LOWS):
+        x_sents = [p.tgt for p in data.test[lg]]
+        x_tok: list[Any] = []
+        xs = sentence_embeddings(model, tok, x_sents, layers, max_len=tier.max_len, token_layer=mid, tokens_out=x_tok)
+        row: dict[str, float] = {}
+        for layer, nm in names.items():
+            a, b = en[layer], xs[layer]
+            row[f"acc_{nm}"] = r6((accuracy_at_1(a, b) + accuracy_at_1(b, a)) / 2)
+
+            def side(sp: tuple[slice, slice, slice], a: Any = a, b: Any = b) -> tuple[Any, Any, int]:
+                g, s, t = sp
+                return np.concatenate([a[g], a[s]]), np.concatenate([b[g], b[t]]), g.stop - g.start
+
+            row[f"bucc_{nm}"] = r6(bucc_dev_test(side(dev), side(test))["f1"])
+        if tier.bli:
+            x_types = type_vectors(model, tok, x_sents, layers[0], states=x_tok)
+            bli = bli_precision_at_1(model, tok, data.test[lg], layers[0], exclude=SHARED, src_vectors=en_types, tgt_vectors=x_types)
+            row["bli"] = r6(bli["p_at_1"])
+        out["per_lang"][lg] = row
+    for key in out["per_lang"][HIGH]:
+        out[f"high_{key}"] = out["per_lang"][HIGH][key]
+        out[f"low_{key}"] = r6(sum(out["per_lang"][lg][key] for lg in LOWS) / len(LOWS))
     return out
 
 
 # --- the grid ---------------------------------------------------------------------------
 
 
-def plan(tier: Tier) -> list[tuple[str, int, float]]:
-    cells = [(o, r, 1.0) for o in tier.objectives for r in tier.ratios]
-    cells += [(o, tier.alpha_ratio, a) for o in tier.alpha_objectives for a in tier.alphas if a != 1.0]
-    return cells
+def run_cell(cell: Cell, data: Data, tok: Any, tier: Tier, seed: int, links: dict[tuple[str, int], Any], timings: dict[str, float]) -> dict[str, Any]:
+    from repro.weam.align import alignment_error_rate
+
+    spec = corpus(data, cell, tier, links)
+    out: dict[str, Any] = {"design": cell.design, "ratio": cell.ratio, "alpha": cell.alpha, "mono": cell.mono, "par": cell.par}
+    out["aligner_aer"] = {
+        lg: r6(alignment_error_rate([set(x) for x in spec.links[lg]], [set(p.gold or ()) for p in spec.parallel[lg].pairs]))
+        for lg in sorted(spec.parallel)
+    }
+    out["entropy"] = r6(unigram_entropy(tok, spec, cell.alpha))
+    arms: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    untrained = initial_model(tier, tok, seed)
+    arms["untrained"] = {"eval": evaluate(untrained, tok, data, tier), "heldout_loss": heldout_loss(untrained, tok, data, tier, seed)}
+    mlm, res = pretrain_mlm(spec, tok, tier, seed, cell.alpha)
+    arms["mlm"] = {"loss": tail(res.losses), "heldout_loss": heldout_loss(mlm, tok, data, tier, seed), "eval": evaluate(mlm, tok, data, tier)}
+    out["mlm_loss"] = arms["mlm"]["loss"]
+    out["entropy_minus_loss"] = r6(out["entropy"] - out["mlm_loss"])
+    timings[f"{cell.name}/mlm"] = round(time.perf_counter() - t0, 2)
+    main_cell = cell.design == "imbalance" and cell.alpha == 1.0
+    continued = tier.continued if main_cell else tier.side_continued
+    contrastive = tier.contrastive if main_cell else tier.side_contrastive
+    models = {"untrained": untrained}
+    for arm in continued:
+        t0 = time.perf_counter()
+        model, res = continue_arm(mlm, arm, spec, tok, tier, seed, cell.alpha)
+        stats = res.stats[-max(1, len(res.stats) // 10) :]
+        arms[arm] = {"loss": tail(res.losses), "eval": evaluate(model, tok, data, tier)}
+        arms[arm]["loss_parts"] = {k: r6(sum(s.get(k, 0.0) for s in stats) / len(stats)) for k in sorted(stats[0])}
+        models[arm] = model
+        timings[f"{cell.name}/{arm}"] = round(time.perf_counter() - t0, 2)
+    for arm in contrastive:
+        t0 = time.perf_counter()
+        model, res = contrastive_stage(models[arm], data.contrastive, tok, tier, seed)
+        arms[f"{arm}_C"] = {"loss": tail(res.losses), "eval": evaluate(model, tok, data, tier)}
+        timings[f"{cell.name}/{arm}_C"] = round(time.perf_counter() - t0, 2)
+    out["arms"] = arms
+    summary = ", ".join(f"{a} {v['eval']['low_acc_last']:.3f}/{v['eval']['high_acc_last']:.3f}" for a, v in arms.items())
+    log(f"{cell.name}: entropy {out['entropy']:.2f} mlm loss {out['mlm_loss']:.2f}; low/high acc {summary}")
+    return out
 
 
 def run_grid(tier: Tier, seed: int) -> tuple[dict[str, Any], dict[str, float]]:
@@ -226,155 +428,64 @@ def run_grid(tier: Tier, seed: int) -> tuple[dict[str, Any], dict[str, float]]:
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    world, _, test = synthetic_data(tier, seed)
+    data = make_data(tier, seed)
+    # one tokenizer per seed: a fixed balanced sample, shared by every cell, arm and alpha
+    tok = train_tokenizer(data.tok_sample, vocab_size=tier.tokenizer_vocab, alpha=1.0, seed=seed)
+    results: dict[str, Any] = {"tokenizer": tokenizer_stats(tok, data), "cells": {}}
+    timings["data"] = round(time.perf_counter() - t_start, 2)
     links: dict[tuple[str, int], Any] = {}
-    cells: dict[str, Any] = {}
-    pretrained: dict[tuple[str, int, float], Any] = {}
-    tokenizers: dict[tuple[int, float], Any] = {}
-    specs: dict[int, Any] = {}
-    todo = plan(tier)
-    for i, (objective, ratio, alpha) in enumerate(todo):
-        t0 = time.perf_counter()
-        key = cell_key(objective, ratio, alpha)
-        log(f"cell {i + 1}/{len(todo)} {key}")
-        if ratio not in specs:
-            specs[ratio] = corpus_for_ratio(world, tier, ratio, links)
-        spec = specs[ratio]
-        if (ratio, alpha) not in tokenizers:  # one tokenizer per data mix, shared by objectives
-            tokenizers[(ratio, alpha)] = train_tokenizer(spec.texts(), vocab_size=tier.tokenizer_vocab, alpha=alpha, seed=seed)
-        tok = tokenizers[(ratio, alpha)]
-        base = PRETRAIN_OF[objective]
-        if (base, ratio, alpha) not in pretrained:
-            pretrained[(base, ratio, alpha)] = pretrain_cell(spec, base, tok, tier, seed, alpha)
-        pre = pretrained[(base, ratio, alpha)]
-        cell: dict[str, Any] = {"objective": objective, "pretrain": base, "ratio": ratio, "alpha": alpha}
-        cell["pretrain_loss"] = r6(sum(pre.result.losses[-10:]) / len(pre.result.losses[-10:]))
-        model = pre.model
-        if objective in CONTRASTIVE:
-            model, res = contrastive_stage(pre, spec.parallel[HIGH], tier, seed)
-            cell["contrastive_loss"] = r6(sum(res.losses[-10:]) / len(res.losses[-10:]))
-        word = tier.word_eval and alpha == 1.0
-        cell.update(evaluate_cell(model, tok, test, ("en", HIGH, LOWS), tier, word))
-        cells[key] = cell
-        timings[key] = round(time.perf_counter() - t0, 2)
-        log(f"  high {cell['high_acc']:.3f} low {cell['low_acc']:.3f} ({timings[key]:.1f}s)")
-    # the aligner's quality against the amount of parallel text it learns from (en-x2)
-    from repro.weam.align import alignment_error_rate
-
-    t0 = time.perf_counter()
-    aer = []
-    pc = world.parallel[LOWS[0]]
-    for n in tier.align_sizes:
-        n = min(n, tier.n_par_high)
-        from repro.weam.data.types import ParallelCorpus
-
-        sub = ParallelCorpus(pc.src_lang, pc.tgt_lang, pc.pairs[:n])
-        pred = aligner_links(sub, tier, links)
-        aer.append(r6(alignment_error_rate(pred, [set(p.gold or ()) for p in sub.pairs])))
-    timings["alignment"] = round(time.perf_counter() - t0, 2)
-    results: dict[str, Any] = {"cells": cells, "alignment": {"sizes": list(tier.align_sizes), "aer_vs_size": aer}}
+    cells = plan(tier)
+    for i, cell in enumerate(cells):
+        log(f"cell {i + 1}/{len(cells)} {cell.name}")
+        results["cells"][cell.name] = run_cell(cell, data, tok, tier, seed, links, timings)
     if tier.real:
         t0 = time.perf_counter()
+        from repro.experiments.real import run_real
+
         results["real"] = run_real(tier, seed)
         timings["real"] = round(time.perf_counter() - t0, 2)
     timings["total"] = round(time.perf_counter() - t_start, 2)
     return results, timings
 
 
-def run_real(tier: Tier, seed: int) -> dict[str, Any]:
-    """Django catalogs: en-es high-resource, fr/it at 1:real_ratio; contrastive stage on en-es."""
-    from repro.weam.data.catalogs import load_parallel_jsonl
-    from repro.weam.data.types import ParallelCorpus
-    from repro.weam.tokenizer import train_tokenizer
-    from repro.weam.train import CorpusSpec
-
-    path = Path(__file__).resolve().parent.parent / "data" / "django-parallel.jsonl"
-    corpora = load_parallel_jsonl(path)
-    langs = (tier.real_high, *tier.real_lows)
-    by_src = {lg: {p.src: p for p in corpora[lg].pairs} for lg in langs}
-    common = sorted(set.intersection(*(set(d) for d in by_src.values())))
-    test_src = common[-tier.real_test :]  # deterministic: sorted English strings
-    test_set = set(test_src)
-    test = {lg: tuple(by_src[lg][s] for s in test_src) for lg in langs}
-    par, mono = {}, {}
-    for lg in langs:
-        train_pairs = [p for p in corpora[lg].pairs if p.src not in test_set]
-        n = len(train_pairs) if lg == tier.real_high else max(1, round(len(train_pairs) / tier.real_ratio))
-        par[lg] = ParallelCorpus("en", lg, tuple(train_pairs[:n]))
-        mono[lg] = tuple(p.tgt for p in par[lg].pairs)
-    mono["en"] = tuple(p.src for p in corpora[tier.real_high].pairs if p.src not in test_set)
-    links: dict[tuple[str, int], Any] = {}
-    lk = {lg: aligner_links(pc, tier, links) for lg, pc in par.items()}
-    spec = CorpusSpec(monolingual=mono, parallel=par, links=lk)
-    tok = train_tokenizer(spec.texts(), vocab_size=tier.real_tokenizer_vocab, alpha=1.0, seed=seed)
-    out: dict[str, Any] = {"languages": {"high": tier.real_high, "low": list(tier.real_lows)}, "ratio": tier.real_ratio, "n_test": len(test_src), "train_pairs": {lg: len(pc.pairs) for lg, pc in par.items()}}
-    for objective in ("contrastive", "weam+contrastive"):
-        log(f"real cell {objective}")
-        pre = pretrain_cell(spec, PRETRAIN_OF[objective], tok, tier, seed, 1.0)
-        model, _ = contrastive_stage(pre, par[tier.real_high], tier, seed)
-        out[objective] = evaluate_cell(model, tok, test, ("en", tier.real_high, tier.real_lows), tier, False)
-    return out
-
-
 # --- derived numbers (what claims point at) -----------------------------------------------
 
 
-def slug(objective: str) -> str:
-    return objective.replace("+", "_")
-
-
 def derive(results: dict[str, Any], tier: Tier) -> dict[str, Any]:
+    """Flat per-seed numbers: per cell and arm, and the contrasts claims test."""
     cells = results["cells"]
-    hi_r = max(tier.ratios)
-    summary: dict[str, Any] = {
-        "ratio": hi_r,
-        "low_resource_acc": {},
-        "high_resource_acc": {},
-        "low_resource_acc_balanced": {},
-        "high_resource_acc_balanced": {},
-    }
-    trend: dict[str, Any] = {"share": [r6(1 / r) for r in tier.ratios], "low_share_acc": {}, "high_acc": {}, "word_aer": {}}
-    for o in tier.objectives:
-        s = slug(o)
-        summary["low_resource_acc"][s] = cells[cell_key(o, hi_r, 1.0)]["low_acc"]
-        summary["high_resource_acc"][s] = cells[cell_key(o, hi_r, 1.0)]["high_acc"]
-        summary["low_resource_acc_balanced"][s] = cells[cell_key(o, min(tier.ratios), 1.0)]["low_acc"]
-        summary["high_resource_acc_balanced"][s] = cells[cell_key(o, min(tier.ratios), 1.0)]["high_acc"]
-        trend["low_share_acc"][s] = [cells[cell_key(o, r, 1.0)]["low_acc"] for r in tier.ratios]
-        trend["high_acc"][s] = [cells[cell_key(o, r, 1.0)]["high_acc"] for r in tier.ratios]
-        if "word" in cells[cell_key(o, hi_r, 1.0)]:
-            trend["word_aer"][s] = [cells[cell_key(o, r, 1.0)]["word"]["aer"] for r in tier.ratios]
-    # how much of the balanced-data accuracy survives at the most imbalanced ratio
-    summary["low_resource_drop"] = {
-        s: r6(summary["low_resource_acc_balanced"][s] - summary["low_resource_acc"][s]) for s in summary["low_resource_acc"]
-    }
-    alpha: dict[str, Any] = {"alphas": list(tier.alphas), "ratio": tier.alpha_ratio}
-    for o in tier.alpha_objectives:
-        low = [cells[cell_key(o, tier.alpha_ratio, a)]["low_acc"] for a in tier.alphas]
-        high = [cells[cell_key(o, tier.alpha_ratio, a)]["high_acc"] for a in tier.alphas]
-        alpha[slug(o)] = {
-            "low_acc": low,
-            "high_acc": high,
-            "low_gain": r6(low[-1] - low[0]),  # smallest alpha against alpha = 1
-            "high_cost": r6(high[0] - high[-1]),
-        }
-    # paired contrasts: both arms from the same seed (same world, same initial weights),
-    # so the seed-to-seed spread that both share cancels
-    gaps: dict[str, float] = {}
-    for a, b in GAP_PAIRS:
-        if a in tier.objectives and b in tier.objectives:
-            for r in tier.ratios:
-                for m in ("low", "high"):
-                    va, vb = cells[cell_key(a, r, 1.0)][f"{m}_acc"], cells[cell_key(b, r, 1.0)][f"{m}_acc"]
-                    gaps[f"{slug(a)}_vs_{slug(b)}_{m}_r{r}"] = r6(va - vb)
-    for o in tier.objectives:
-        lo, hi = cells[cell_key(o, min(tier.ratios), 1.0)]["low_acc"], cells[cell_key(o, hi_r, 1.0)]["low_acc"]
-        gaps[f"{slug(o)}_low_balanced_vs_r{hi_r}"] = r6(lo - hi)
-    out = {"summary": summary, "trend": trend, "alpha": alpha, "gaps": gaps}
-    if "real" in results:
-        real = results["real"]
-        out["real_summary"] = {slug(o): {"low_acc": real[o]["low_acc"], "high_acc": real[o]["high_acc"]} for o in ("contrastive", "weam+contrastive")}
-    return out
+    rmax, rmin = max(tier.imbalance_ratios), min(tier.imbalance_ratios)
+    bal, imb = f"imb_r{rmin}", f"imb_r{rmax}"
+    acc: dict[str, Any] = {}
+    for name, c in cells.items():
+        acc[name] = {arm: {k: v for k, v in a["eval"].items() if k != "per_lang"} for arm, a in c["arms"].items()}
+    low = "low_acc_last"
+    d: dict[str, Any] = {"share_effect": {}, "share_did": {}}
+    arms = list(cells[bal]["arms"])
+    for arm in arms:
+        # share effect in the imbalance design: balanced minus most imbalanced
+        d["share_effect"][arm] = r6(acc[bal][arm][low] - acc[imb][arm][low])
+    for arm in arms:
+        if arm != "untrained":
+            floor = "untrained_C" if arm.endswith("_C") else "untrained"
+            d["share_did"][arm] = r6(d["share_effect"][arm] - d["share_effect"][floor])
+    scar = f"scar_r{min(tier.scarcity_ratios)}" if tier.scarcity_ratios and min(tier.scarcity_ratios) != rmax else None
+    if scar:
+        # low-resource amount fixed: only the high-resource amount (the share) differs
+        d["imbalance_at_fixed_low"] = {arm: r6(acc[scar][arm][low] - acc[imb][arm][low]) for arm in acc[scar]}
+    pairs = (
+        ("weam", "mlm_cont"), ("weam", "tlm"), ("weam", "weam_random"), ("weam_gold", "weam"), ("tlm", "mlm_cont"),
+        ("mlm_cont", "untrained"), ("mlm", "untrained"), ("weam_random", "mlm_cont"), ("weam_random", "tlm"),
+        ("weam_C", "mlm_cont_C"), ("weam_C", "weam_random_C"), ("mlm_cont_C", "untrained_C"), ("tlm_C", "mlm_cont_C"),
+    )
+    for x, y in pairs:
+        for name in (bal, imb):
+            a = acc[name]
+            if x in a and y in a:
+                d.setdefault(f"{x}_vs_{y}", {})[name] = {m: r6(a[x][m] - a[y][m]) for m in METRICS if m in a[x]}
+    loss = {n: c["entropy_minus_loss"] for n, c in cells.items()}
+    aer = {n: c["aligner_aer"] for n, c in cells.items()}
+    return {"acc": acc, "diff": d, "entropy_minus_loss": loss, "min_entropy_minus_loss": r6(min(loss.values())), "aligner_aer": aer}
 
 
 # --- entrypoint -------------------------------------------------------------------------
@@ -397,7 +508,9 @@ def run(params: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
     tier = tier_from_params(params)
     log(f"tier {tier.name}, seed {seed}, {len(plan(tier))} cells")
     import faiss
+    import torch
 
+    torch.set_num_threads(tier.threads)  # before the first evaluation, not only in train()
     faiss.omp_set_num_threads(1)
     results, timings = run_grid(tier, seed)
     results.update(derive(results, tier))

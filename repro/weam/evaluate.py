@@ -78,19 +78,29 @@ def sentence_embeddings(
     *,
     batch_size: int = 128,
     max_len: int = 64,
+    token_layer: int | None = None,
+    tokens_out: list[torch.Tensor] | None = None,
 ) -> dict[int, np.ndarray]:
-    """Mean-pooled (over non-pad tokens, [CLS]/[SEP] included as in XTREME), L2-normalised."""
+    """Mean-pooled (over non-pad tokens, [CLS]/[SEP] included as in XTREME), L2-normalised.
+
+    With `token_layer` and `tokens_out`, the same forward pass also appends each sentence's
+    subword states at that layer (specials dropped) to `tokens_out`, for `type_vectors`.
+    """
     model.eval()
     layers = tuple(layers or default_layers(model))
     encs = tokenizer.encode_many(sentences)
     out: dict[int, list[np.ndarray]] = {layer: [] for layer in layers}
     for start in range(0, len(encs), batch_size):
-        b = collate([single_row(e, max_len) for e in encs[start : start + batch_size]])
+        chunk = encs[start : start + batch_size]
+        b = collate([single_row(e, max_len) for e in chunk])
         hs = _states(model, b.input_ids, b.attention_mask)
         m = b.attention_mask.unsqueeze(-1).float()  # (B, T, 1)
         for layer in layers:
             pooled = (hs[layer].float().cpu() * m).sum(1) / m.sum(1)  # (B, C)
             out[layer].append(F.normalize(pooled, dim=-1).numpy())
+        if token_layer is not None and tokens_out is not None:
+            h = hs[token_layer].float().cpu()
+            tokens_out.extend(h[i, 1 : 1 + min(len(e.ids), max_len - 2)] for i, e in enumerate(chunk))
     return {k: np.ascontiguousarray(np.concatenate(v), dtype=np.float32) for k, v in out.items()}
 
 
@@ -200,6 +210,54 @@ def bucc_f1(
     return out
 
 
+def mining_candidates(x: np.ndarray, y: np.ndarray, k: int = 4) -> list[tuple[float, int, int]]:
+    """Each source row's best target by ratio margin: (score, i, j), best first."""
+    scores = margin_scores(x, y, k)
+    best = scores.argmax(1)
+    return sorted(((float(scores[i, j]), i, int(j)) for i, j in enumerate(best)), reverse=True)
+
+
+def f1_at_threshold(cands: Sequence[tuple[float, int, int]], n_gold: int, threshold: float) -> float:
+    """F1 of the candidates scoring >= threshold; gold pairs are (i, i) for i < n_gold."""
+    kept = [(i, j) for s, i, j in cands if s >= threshold]
+    hits = sum(1 for i, j in kept if i == j and i < n_gold)
+    if not hits:
+        return 0.0
+    p, r = hits / len(kept), hits / n_gold
+    return 2 * p * r / (p + r)
+
+
+def best_threshold(cands: Sequence[tuple[float, int, int]], n_gold: int) -> float:
+    """The candidate score that maximises F1 (ties: the higher threshold); +inf if none helps."""
+    best, best_f1, hits = float("inf"), 0.0, 0
+    for rank, (score, i, j) in enumerate(cands, start=1):
+        hits += int(i == j and i < n_gold)
+        if hits:
+            p, r = hits / rank, hits / n_gold
+            f1 = 2 * p * r / (p + r)
+            if f1 > best_f1:
+                best, best_f1 = score, f1
+    return best
+
+
+def bucc_dev_test(
+    dev: tuple[np.ndarray, np.ndarray, int], test: tuple[np.ndarray, np.ndarray, int], k: int = 4
+) -> dict[str, float]:
+    """BUCC-style mining F1 on `test` at the margin threshold that is best on `dev`.
+
+    Each split is (source embeddings, target embeddings, n_gold): rows i < n_gold of both
+    sides are translations, the rest are distractors. The dev split picks the threshold
+    (as BUCC tunes it on its training split), so the test F1 is not an oracle.
+    """
+    threshold = best_threshold(mining_candidates(dev[0], dev[1], k), dev[2])
+    cands = mining_candidates(test[0], test[1], k)
+    return {
+        "f1": f1_at_threshold(cands, test[2], threshold),
+        "threshold": threshold,
+        "oracle_f1": f1_at_threshold(cands, test[2], best_threshold(cands, test[2])),
+    }
+
+
 def _word_vectors(states: torch.Tensor, enc: Encoded) -> torch.Tensor:
     """Mean of each word's subword states: (n_words, C), words in index order."""
     word_of = torch.tensor(enc.word_of[: len(states)])
@@ -254,11 +312,20 @@ def bli_precision_at_1(
     layer: int | None = None,
     *,
     min_count: int = 2,
+    exclude: frozenset[str] = frozenset(),
+    src_vectors: Mapping[str, np.ndarray] | None = None,
+    tgt_vectors: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """P@1 of lexicon induction from context-averaged word-type vectors and gold links."""
+    """P@1 of lexicon induction from context-averaged word-type vectors and gold links.
+
+    Words in `exclude` (tokens every language shares by construction, whose translation is
+    the identical string) are neither queries nor candidates. `src_vectors` reuses the source
+    side's type vectors (`type_vectors`) when several targets share one source text, and
+    `tgt_vectors` the target side's (computed with the retrieval pass).
+    """
     layer = layer or default_layers(model)[0]
-    src_vec = _type_vectors(model, tokenizer, [p.src for p in pairs], layer)
-    tgt_vec = _type_vectors(model, tokenizer, [p.tgt for p in pairs], layer)
+    src_vec = src_vectors if src_vectors is not None else type_vectors(model, tokenizer, [p.src for p in pairs], layer)
+    tgt_vec = tgt_vectors if tgt_vectors is not None else type_vectors(model, tokenizer, [p.tgt for p in pairs], layer)
     gold: dict[str, set[str]] = {}
     freq: dict[str, int] = {}
     for p in pairs:
@@ -266,9 +333,9 @@ def bli_precision_at_1(
             freq[w] = freq.get(w, 0) + 1
         for i, j in p.gold or ():
             gold.setdefault(p.src[i], set()).add(p.tgt[j])
-    queries = sorted(w for w in gold if freq[w] >= min_count and w in src_vec)
-    keys = sorted(tgt_vec)
-    if not queries:
+    queries = sorted(w for w in gold if freq[w] >= min_count and w in src_vec and w not in exclude)
+    keys = sorted(w for w in tgt_vec if w not in exclude)
+    if not queries or not keys:
         return {"p_at_1": 0.0, "n_queries": 0.0, "chance": 0.0}
     q = np.stack([src_vec[w] for w in queries])
     k = np.stack([tgt_vec[w] for w in keys])
@@ -281,17 +348,40 @@ def bli_precision_at_1(
     }
 
 
-def _type_vectors(
-    model: WeamModel, tokenizer: WeamTokenizer, sentences: Sequence[Sentence], layer: int
+@torch.no_grad()
+def type_vectors(
+    model: WeamModel,
+    tokenizer: WeamTokenizer,
+    sentences: Sequence[Sentence],
+    layer: int,
+    states: Sequence[torch.Tensor] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Normalised average of each word type's contextual vectors."""
+    """Normalised sum over a word type's occurrences of the mean of its subwords' states.
+
+    Vectorised: one `index_add` from subwords to word occurrences, one from occurrences to
+    types (a Python loop per word was most of an evaluation's time).
+    """
     encs = tokenizer.encode_many(sentences)
-    states = token_states(model, encs, [layer])[layer]
-    sums: dict[str, torch.Tensor] = {}
+    if states is None:
+        states = token_states(model, encs, [layer])[layer]
+    types: dict[str, int] = {}
+    occ_of_sub: list[int] = []
+    type_of_occ: list[int] = []
     for sent, enc, st in zip(sentences, encs, states, strict=True):
-        for w, vec in enumerate(_word_vectors(st, enc)):
-            sums[sent[w]] = sums[sent[w]] + vec if sent[w] in sums else vec.clone()
-    return {w: F.normalize(v, dim=0).numpy().astype(np.float32) for w, v in sums.items()}
+        base = len(type_of_occ)
+        words = enc.word_of[: len(st)]
+        n = max(words) + 1 if words else 0
+        occ_of_sub.extend(base + w for w in words)
+        type_of_occ.extend(types.setdefault(sent[w], len(types)) for w in range(n))
+    if not types:
+        return {}
+    flat = torch.cat(list(states))  # (S, C)
+    occ = torch.tensor(occ_of_sub)
+    sums = torch.zeros(len(type_of_occ), flat.shape[1]).index_add_(0, occ, flat)
+    counts = torch.bincount(occ, minlength=len(type_of_occ)).clamp_min(1).unsqueeze(1)
+    per_type = torch.zeros(len(types), flat.shape[1]).index_add_(0, torch.tensor(type_of_occ), sums / counts)
+    vecs = F.normalize(per_type, dim=-1).numpy().astype(np.float32)
+    return {w: vecs[i] for w, i in types.items()}
 
 
 @torch.no_grad()

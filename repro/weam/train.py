@@ -140,13 +140,20 @@ def train(
     meta: dict[str, Any] | None = None,
     log: TextIO = sys.stderr,
     on_step: Callable[[int, float], None] | None = None,
+    interleave: tuple[Objective, Mapping[str, Sequence[Any]]] | None = None,
 ) -> TrainResult:
-    """Train `model` in place on examples drawn from `data` ({language: examples})."""
+    """Train `model` in place on examples drawn from `data` ({language: examples}).
+
+    `interleave=(objective, data)` adds a second stream: every step also draws a batch of
+    `data` for that objective and the two losses are summed (continued pre-training with
+    MLM interleaved, as XLM alternates MLM and TLM).
+    """
     set_determinism(cfg.seed, cfg.threads)
     device = resolve_device(cfg.device)
     model.to(device).train()
     gen = torch.Generator().manual_seed(cfg.seed)  # data order and masking only
     sampler = LanguageSampler(data, cfg.alpha, gen)
+    second = (interleave[0], LanguageSampler(interleave[1], cfg.alpha, gen)) if interleave else None
     opt = model.configure_optimizers(cfg.lr, cfg.weight_decay)
     warmup = max(1, int(cfg.warmup_frac * cfg.steps))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, warmup))
@@ -159,6 +166,13 @@ def train(
         # deterministic smoke tier pins.
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
             loss, stats = objective.loss(model, batch)  # type: ignore[arg-type]
+        if second is not None:
+            extra = to_device(second[0].make_batch(second[1].draw(cfg.batch_size), gen), device)
+            result.tokens += extra.n_tokens
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                loss2, stats2 = second[0].loss(model, extra)  # type: ignore[arg-type]
+            loss = loss + loss2
+            stats = {**stats, **{f"interleaved/{k}": v for k, v in stats2.items()}}
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)

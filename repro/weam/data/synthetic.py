@@ -38,6 +38,16 @@ _SHARED = (".", "1", "2", "3", "4", "5", "6", "7", "8", "9")  # same form in eve
 _NUMBERS = _SHARED[1:]
 _CONSONANTS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
+# One alphabet per language for `disjoint_scripts` (14 consonants + 5 vowels each, in the order
+# of `_CONSONANTS + _VOWELS`): Latin, Greek, Cyrillic, Latin capitals, Armenian, Georgian.
+_SCRIPTS = (
+    _CONSONANTS + _VOWELS,
+    "βδφγκλμνπρστθζαειου",
+    "бдфгклмнпрствзаеиоу",
+    "BDFGKLMNPRSTVZAEIOU",
+    "բդֆգկլմնպրստվզաեիօը",
+    "ბდფგკლმნპრსტვზაეიოუ",
+)
 
 
 @dataclass(frozen=True)
@@ -57,12 +67,30 @@ class SyntheticConfig:
     split_fraction: float = 0.15  # level >= 2: share of open-class words realised as two words
     polysemy_fraction: float = 0.2  # level >= 3: share of nouns merged pairwise into one form
     max_clauses: int = 3
+    # distance level per language (None: 0 for the base, then 1, 2, 3, 3, ...)
+    levels: tuple[int, ...] | None = None
+    # each language writes its words in its own alphabet (Fake-English's shifted ids at the
+    # character level), so that only `_SHARED` tokens can coincide between languages
+    disjoint_scripts: bool = False
+    # topics: each open-class word belongs to one of `n_topics` topics (by frequency rank, so
+    # every topic is Zipfian); a sentence draws a topic and each open-class word comes from it
+    # with probability `topic_coherence`. Context then predicts words (what MLM can learn,
+    # and co-occurrence structure that all languages share); 0 topics: no such structure.
+    n_topics: int = 0
+    topic_coherence: float = 0.9
 
     def __post_init__(self) -> None:
         if len(self.languages) < 2 or len(set(self.languages)) != len(self.languages):
             raise ValueError(
                 f"need a base and at least one distinct derived language: {self.languages}"
             )
+        if self.levels is not None and (
+            len(self.levels) != len(self.languages) or self.levels[0] != 0
+            or any(not 1 <= lv <= 3 for lv in self.levels[1:])
+        ):
+            raise ValueError(f"levels must be 0 for the base, then 1..3 per language: {self.levels}")
+        if self.disjoint_scripts and len(self.languages) > len(_SCRIPTS):
+            raise ValueError(f"at most {len(_SCRIPTS)} languages have their own script")
         if self.vocab_size < 50:
             raise ValueError(f"vocab_size must be at least 50, got {self.vocab_size}")
 
@@ -83,7 +111,8 @@ class SyntheticWorld:
 
     def level(self, lang: str) -> int:
         """Distance level of `lang`: 0 for the base, 1 to 3 for derived languages (capped at 3)."""
-        return min(self.languages.index(lang), 3)
+        k = self.languages.index(lang)
+        return self.config.levels[k] if self.config.levels else min(k, 3)
 
 
 @dataclass(frozen=True)
@@ -126,6 +155,10 @@ def _build_vocab(config: SyntheticConfig, rng: random.Random, used: set[str]) ->
         n = max(2, round(n_open * share))
         # Frequent (low-rank) words are short, as in natural languages (Zipf's law of abbreviation).
         words[name] = tuple(_new_form(rng, used, 2 if r < 100 else 3) for r in range(n))
+    open_names = [name for name, _ in _OPEN_CLASSES]
+    for name in open_names:  # topic t of a class: its words of rank t, t + n, t + 2n, ...
+        for t in range(config.n_topics):
+            words[f"{name}@{t}"] = words[name][t :: config.n_topics] or words[name][:1]
     cum = {
         name: tuple(accumulate(1.0 / (r + 1) ** config.zipf_exponent for r in range(len(ws))))
         for name, ws in words.items()
@@ -133,13 +166,23 @@ def _build_vocab(config: SyntheticConfig, rng: random.Random, used: set[str]) ->
     return _Vocab(MappingProxyType(words), MappingProxyType(cum))
 
 
-def _pick(rng: random.Random, vocab: _Vocab, cls: str) -> str:
+@dataclass(frozen=True)
+class _Topic:
+    """The sentence's topic and how often an open-class word keeps to it."""
+
+    index: int
+    coherence: float
+
+
+def _pick(rng: random.Random, vocab: _Vocab, cls: str, topic: _Topic | None = None) -> str:
+    if topic is not None and rng.random() < topic.coherence:
+        cls = f"{cls}@{topic.index}"
     # Inverse-CDF draw; what `rng.choices(..., cum_weights=...)` does, at a third of the cost.
     cum = vocab.cum_weights[cls]
     return vocab.words[cls][bisect_right(cum, rng.random() * cum[-1])]
 
 
-def _noun_phrase(rng: random.Random, vocab: _Vocab) -> _Segment:
+def _noun_phrase(rng: random.Random, vocab: _Vocab, topic: _Topic | None = None) -> _Segment:
     words: list[str] = []
     r = rng.random()
     if r < 0.7:
@@ -148,22 +191,27 @@ def _noun_phrase(rng: random.Random, vocab: _Vocab) -> _Segment:
         words.append(rng.choice(_NUMBERS))
     r = rng.random()
     n_adj = 0 if r < 0.55 else 1 if r < 0.9 else 2
-    words.extend(_pick(rng, vocab, "adj") for _ in range(n_adj))
-    words.append(_pick(rng, vocab, "noun"))
+    words.extend(_pick(rng, vocab, "adj", topic) for _ in range(n_adj))
+    words.append(_pick(rng, vocab, "noun", topic))
     # The kind records how many words precede the adjectives, so that the noun can move.
     return (f"np{len(words) - n_adj - 1}", tuple(words))
 
 
-def _base_sentence(rng: random.Random, vocab: _Vocab, max_clauses: int) -> _BaseSentence:
+def _base_sentence(
+    rng: random.Random, vocab: _Vocab, max_clauses: int, n_topics: int = 0, coherence: float = 0.0
+) -> _BaseSentence:
+    # No draw at all without topics, so worlds without them keep their old random stream.
+    topic = _Topic(rng.randrange(n_topics), coherence) if n_topics else None
     n_clauses = 1
     while n_clauses < max_clauses and rng.random() < 0.35:
         n_clauses += 1
     clauses = []
     for _ in range(n_clauses):
-        clause: list[_Segment] = [_noun_phrase(rng, vocab), ("v", (_pick(rng, vocab, "verb"),))]
-        clause.append(_noun_phrase(rng, vocab))
+        verb = ("v", (_pick(rng, vocab, "verb", topic),))
+        clause: list[_Segment] = [_noun_phrase(rng, vocab, topic), verb]
+        clause.append(_noun_phrase(rng, vocab, topic))
         if rng.random() < 0.3:
-            clause.append(("adv", (_pick(rng, vocab, "adv"),)))
+            clause.append(("adv", (_pick(rng, vocab, "adv", topic),)))
         clauses.append(tuple(clause))
     conjunctions = tuple(_pick(rng, vocab, "conj") for _ in range(n_clauses - 1))
     return _BaseSentence(tuple(clauses), conjunctions)
@@ -227,6 +275,8 @@ def _derive_lexicon(
     """Base word -> forms in a level-`level` language (a random relabelling of the vocabulary)."""
     lexicon: dict[str, tuple[str, ...]] = {w: (w,) for w in _SHARED}
     for cls, words in vocab.words.items():
+        if "@" in cls:  # a topic's view of a class: its words were relabelled already
+            continue
         for w in words:
             n_syl = max(1, len(w) // 2)
             lexicon[w] = (_new_form(rng, used, n_syl),)
@@ -264,17 +314,26 @@ def generate_world(config: SyntheticConfig) -> SyntheticWorld:
     rng = random.Random(f"weam-synthetic-{config.seed}-vocab")
     vocab = _build_vocab(config, rng, used)
     base, *derived = config.languages
+    lv = config.levels or tuple(min(i, 3) for i in range(len(config.languages)))
     lexicons = {
-        lang: _derive_lexicon(vocab, min(i + 1, 3), config, rng, used)
+        lang: _derive_lexicon(vocab, lv[i + 1], config, rng, used)
         for i, lang in enumerate(derived)
     }
     lexicons[base] = {w: (w,) for ws in vocab.words.values() for w in ws}
     lexicons[base] |= {w: (w,) for w in _SHARED}
-    levels = {lang: min(i, 3) for i, lang in enumerate(config.languages)}
+    if config.disjoint_scripts:
+        for k, lang in enumerate(config.languages):
+            table = str.maketrans(_CONSONANTS + _VOWELS, _SCRIPTS[k])
+            lexicons[lang] = {
+                w: tuple(f if f in _SHARED else f.translate(table) for f in forms)
+                for w, forms in lexicons[lang].items()
+            }
+    levels = dict(zip(config.languages, config.levels or [min(i, 3) for i in range(len(config.languages))], strict=True))
 
     # Parallel: one stream of base sentences realised in every language.
     prng = random.Random(f"weam-synthetic-{config.seed}-parallel")
-    shared = [_base_sentence(prng, vocab, config.max_clauses) for _ in range(config.n_parallel)]
+    topics = (config.n_topics, config.topic_coherence)
+    shared = [_base_sentence(prng, vocab, config.max_clauses, *topics) for _ in range(config.n_parallel)]
     base_side = [_realise(s, 0, lexicons[base])[0] for s in shared]
     parallel = {}
     for lang in derived:
@@ -289,7 +348,7 @@ def generate_world(config: SyntheticConfig) -> SyntheticWorld:
     for lang in config.languages:
         mrng = random.Random(f"weam-synthetic-{config.seed}-mono-{lang}")
         monolingual[lang] = tuple(
-            _realise(_base_sentence(mrng, vocab, config.max_clauses), levels[lang], lexicons[lang])[
+            _realise(_base_sentence(mrng, vocab, config.max_clauses, *topics), levels[lang], lexicons[lang])[
                 0
             ]
             for _ in range(config.n_sentences)

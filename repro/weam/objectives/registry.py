@@ -7,12 +7,13 @@ from typing import Any
 
 from repro.weam.objectives.codeswitch import CodeSwitchObjective
 from repro.weam.objectives.contrastive import ContrastiveObjective, ContrastiveWEAMObjective
-from repro.weam.objectives.mlm import MLMObjective
+from repro.weam.objectives.mlm import MLMObjective, PairMLMObjective
 from repro.weam.objectives.tlm import TLMObjective
 from repro.weam.objectives.weam import WEAMObjective
 
 Objective = (
     MLMObjective
+    | PairMLMObjective
     | TLMObjective
     | WEAMObjective
     | CodeSwitchObjective
@@ -33,6 +34,7 @@ def _combined(vocab_size: int, max_len: int, **kw: Any) -> ContrastiveWEAMObject
 
 OBJECTIVE_FOR_NAME: dict[str, Callable[..., Objective]] = {
     "mlm": MLMObjective,
+    "pair-mlm": PairMLMObjective,
     "tlm": TLMObjective,
     "weam": WEAMObjective,
     "codeswitch": CodeSwitchObjective,

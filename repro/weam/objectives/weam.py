@@ -88,6 +88,21 @@ class WEAMObjective:
     name: str = "weam"
     paired: bool = True
     swap_prob: float = 0.5  # pair order randomised: see batching.random_order
+    # When set, WEAM and TLM targets together make this share of the batch's ordinary tokens
+    # (TLM's 15%): the TLM rate on the untouched positions is lowered by what WEAM took, so
+    # that WEAM is not compared with TLM at a larger prediction budget.
+    target_rate: float | None = None
+
+    def tlm_prob(self, batch: Batch, aux: torch.Tensor, word_mask: torch.Tensor) -> float:
+        """The TLM rate on positions WEAM left that brings all targets to `target_rate`."""
+        if self.target_rate is None:
+            return self.mask_prob
+        eligible = int((~batch.special).sum())
+        left = int((~batch.special & ~word_mask).sum())
+        taken = int((aux != IGNORE_INDEX).sum())
+        if left == 0:
+            return 0.0
+        return min(1.0, max(0.0, (self.target_rate * eligible - taken) / left))
 
     def make_batch(self, examples: Sequence[PairExample], gen: torch.Generator) -> Batch:
         if self.swap_prob:
@@ -107,6 +122,7 @@ class WEAMObjective:
                 aux[b, t_pos[0]] = batch.input_ids[b, s_pos[0]]
                 word_mask[b, s_pos + t_pos] = True
         batch.aux_labels = aux
+        prob = self.tlm_prob(batch, aux, word_mask)
         batch.input_ids = corrupt(
             batch.input_ids, word_mask, gen, n_special=self.n_special, vocab_size=self.vocab_size
         )
@@ -114,7 +130,7 @@ class WEAMObjective:
         return mask_for_mlm(
             batch,
             gen,
-            prob=self.mask_prob,
+            prob=prob,
             n_special=self.n_special,
             vocab_size=self.vocab_size,
             exclude=word_mask,
