@@ -9,8 +9,8 @@
 4. judge every claim from the runs, record the verdicts in the ledger;
 5. aggregate per paper, with the quality assessment.
 
-A local worker pool runs the sandboxes now; the plan/obtain/judge split is
-where a cluster engine would plug in later.
+An executor (`verifier.executors`: a local thread pool, or a Ray cluster)
+carries out step 3's runs; this process records every run and verdict.
 
 Side effects: runs repros; writes the ledger and artifact store under `home`.
 """
@@ -18,13 +18,13 @@ Side effects: runs repros; writes the ledger and artifact store under `home`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from verifier.attest_store import record_attestations
 from verifier.errors import EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REFUTED
+from verifier.executors import EXECUTOR_FOR_NAME, ClusterOptions
 from verifier.gates import ClaimJudge, PaperVerdict, RunKey, paper_verdict, plans_for
 from verifier.intake import IntakeResult, validate_papers
 from verifier.ledger import Ledger
@@ -65,6 +65,8 @@ class Options:
     jobs: int = 1
     tier: str = "smoke"
     strict: bool = False
+    executor: str = "local"  # a name of verifier.executors.EXECUTOR_FOR_NAME
+    cluster: ClusterOptions | None = None  # --ray-address and friends
 
 
 @dataclass
@@ -194,15 +196,6 @@ def _obtain(options: Options, ledger: Ledger, plans: list[RunPlan], observer: Ob
         if key not in found:
             todo.setdefault(key, plan)
     observer.runs_planned(len(set(keys.values())), len(set(keys.values())) - len(todo))
-
-    def execute(item: tuple[str, RunPlan]) -> tuple[str, ObtainedRun]:
-        key, plan = item
-        observer.run_started(plan)
-        result = runner.execute(plan, key)
-        observer.run_finished(plan, result)
-        return key, result
-
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        found.update(pool.map(execute, todo.items()))
+    found.update(EXECUTOR_FOR_NAME[options.executor].from_options(options).obtain(runner, todo, observer))
     runs = {ident: found[key] for ident, key in keys.items()}
     return _Obtained(runs, sandbox.name), len(todo), len(set(keys.values())) - len(todo)

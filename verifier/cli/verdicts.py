@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from verifier.cli.cluster import ExecutorChoice, executor_options
 from verifier.cli.common import AppContext, backend_option, emit_json, json_option, no_cache_option
 from verifier.cli.progress import observer_for
 from verifier.errors import IntakeError
@@ -16,8 +17,10 @@ from verifier.gates import line
 from verifier.manifests import split_claim_id
 
 
-def _options(app: AppContext, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool) -> Options:
-    return Options(root=app.root, home=app.home, backend=backend, use_cache=not no_cache, jobs=jobs, tier=tier, strict=strict)
+def _options(app: AppContext, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
+             executor: ExecutorChoice = ("local", None)) -> Options:
+    return Options(root=app.root, home=app.home, backend=backend, use_cache=not no_cache, jobs=jobs, tier=tier, strict=strict,
+                   executor=executor[0], cluster=executor[1])
 
 
 def tier_option(func: Any) -> Any:
@@ -45,11 +48,13 @@ def _finish(session: Session, *, strict: bool) -> None:
 @no_cache_option
 @tier_option
 @strict_option
+@executor_options
 @click.pass_obj
-def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, tier: str, strict: bool) -> None:
+def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, tier: str, strict: bool,
+          executor: ExecutorChoice) -> None:
     """Run Gates 0-2 for one claim (PAPER_ID/CLAIM_ID) and print its verdict."""
     paper, local = split_claim_id(claim_id)
-    session = verify_claims(_options(app, backend, no_cache, 1, tier, strict), [paper],
+    session = verify_claims(_options(app, backend, no_cache, 1, tier, strict, executor), [paper],
                             select=lambda _, c: c.id == local, observer=observer_for(sys.stderr))
     outcome = session.papers[0]
     if outcome.intake.ok and not outcome.verdicts:  # the manifest is valid but has no such claim
@@ -71,10 +76,13 @@ def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache:
 @jobs_option
 @tier_option
 @strict_option
+@executor_options
 @click.pass_obj
-def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool) -> None:
+def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
+          executor: ExecutorChoice) -> None:
     """Verify every claim of a paper, then print the paper's verdict."""
-    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict), [paper_id], observer=observer_for(sys.stderr))
+    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict, executor), [paper_id],
+                            observer=observer_for(sys.stderr))
     _print_session(session, as_json=as_json)
     _finish(session, strict=strict)
 
@@ -88,13 +96,14 @@ def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache:
 @strict_option
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here.")
+@executor_options
 @click.pass_obj
 def ci(app: AppContext, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
-       junit_path: Path | None, summary_path: Path | None) -> None:
+       junit_path: Path | None, summary_path: Path | None, executor: ExecutorChoice) -> None:
     """Verify every paper under manifests/ and exit with the contract's status."""
     from verifier.junit import junit_xml, summary_markdown, write
 
-    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict), [], observer=observer_for(sys.stderr))
+    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict, executor), [], observer=observer_for(sys.stderr))
     _print_session(session, as_json=as_json)
     if junit_path is not None:
         write(junit_path, junit_xml(session, strict=strict))
