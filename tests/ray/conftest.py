@@ -8,13 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ray_cluster import LocalCluster
 
 from verifier.manifests import seal_manifest
 from verifier.root import VerificationRoot
-
-pytest.importorskip("ray", reason="the ray extra is not installed")
-
-from ray_cluster import LocalCluster  # noqa: E402  (after the skip: it needs nothing of ray, the cluster does)
 
 SPECIAL = "special"
 

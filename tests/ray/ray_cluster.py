@@ -69,6 +69,7 @@ class Node:
     process: subprocess.Popen[bytes]
     log: Path
     resources: dict[str, float]
+    manager_port: int
 
     @property
     def pid(self) -> int:
@@ -114,7 +115,7 @@ class LocalCluster:
         with log.open("wb") as out:
             process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=self._env(),
                                        start_new_session=True)
-        node = Node(name, process, log, resources)
+        node = Node(name, process, log, resources, ports[0])
         self.nodes.append(node)
         return node
 
@@ -152,6 +153,28 @@ class LocalCluster:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Ray cluster did not come up: {done.stderr.decode()[-2000:]}\n{self.logs()}")
             time.sleep(1)
+
+    def _probe(self, body: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+        """Run `body` in a short-lived driver joined to the cluster (`ray` bound)."""
+        code = f"import json,ray,sys,time\nray.init(address={self.address!r}, logging_level='ERROR', log_to_driver=False)\n{body}"
+        return subprocess.run([sys.executable, "-c", code], env=self._env(), capture_output=True, text=True,
+                              timeout=timeout_s + 60, check=False)
+
+    def node_ids(self) -> dict[str, str]:
+        """Node name (head, worker0, ...) -> Ray node id, for the live nodes."""
+        done = self._probe("print(json.dumps([[n['NodeID'], n['NodeManagerPort']] for n in ray.nodes() if n['Alive']]))", 30)
+        by_port = {port: node_id for node_id, port in json.loads(done.stdout.strip().splitlines()[-1])}
+        return {n.name: by_port[n.manager_port] for n in self.nodes if n.manager_port in by_port}
+
+    def wait_busy(self, cpus: float, *, timeout_s: float) -> bool:
+        """Whether, within the timeout, exactly `cpus` CPUs of the cluster are held by tasks."""
+        body = (
+            f"deadline=time.time()+{timeout_s}\n"
+            "busy=lambda: ray.cluster_resources().get('CPU',0)-ray.available_resources().get('CPU',0)\n"
+            f"while abs(busy()-{cpus})>1e-6 and time.time()<deadline: time.sleep(0.2)\n"
+            f"sys.exit(0 if abs(busy()-{cpus})<1e-6 else 1)\n"
+        )
+        return self._probe(body, timeout_s).returncode == 0
 
     def logs(self) -> str:
         return "\n".join(f"== {n.name}\n{n.log.read_text(errors='replace')[-1500:]}" for n in self.nodes)

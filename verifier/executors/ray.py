@@ -36,13 +36,19 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from verifier.canonical import digest_json
 from verifier.errors import InconclusiveError, VerifierError
 from verifier.executors.interface import ClusterOptions, Executor
-from verifier.executors.shipping import NodeReport, Shipment, pack_bundle, receive, run_shipment
+from verifier.executors.shipping import (
+    NodeReport,
+    Shipment,
+    pack_bundle,
+    pack_input,
+    receive,
+    run_shipment,
+)
 from verifier.models import RunRecord
 from verifier.runs import ObtainedRun, Runner, RunPlan
 
@@ -117,7 +123,7 @@ class RayExecutor(Executor):
             refs = []
             for item in plan.repro.inputs:
                 if item.sha256 not in blobs:
-                    blobs[item.sha256 or ""] = ray.put(Path(plan.manifest.inputs[plan.repro.id][item.path]).read_bytes())
+                    blobs[item.sha256 or ""] = ray.put(pack_input(plan.manifest.inputs[plan.repro.id][item.path]))
                 refs.append(blobs[item.sha256 or ""])
             # (2): one task per run key, sized by the repro's limits
             demand = self._demand(plan)

@@ -89,6 +89,11 @@ def pack_bundle(bundle: Path) -> bytes:
     return buffer.getvalue()
 
 
+def pack_input(path: Path) -> bytes:
+    """An input's bytes, as they go into the object store (the node checks their digest)."""
+    return Path(path).read_bytes()
+
+
 @dataclass(frozen=True)
 class Shipment:
     """What a node needs to run one plan, besides the archive and the input bytes."""
