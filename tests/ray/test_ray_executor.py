@@ -21,8 +21,8 @@ import pytest
 
 pytest.importorskip("ray", reason="the ray extra is not installed")
 
-from conftest import SPECIAL, build_root, paper, sleeper
 from ray_cluster import REPO, LocalCluster
+from ray_roots import SPECIAL, build_root, paper, sleeper
 
 from verifier.executor import Options, Session, verify_claims
 from verifier.executors import ClusterOptions
