@@ -114,6 +114,23 @@ def test_formula_claim_same_verdict_as_local(cluster: LocalCluster, tmp_path: Pa
     assert a.key == b.key and a.results_digest == b.results_digest and "node" in b.environment
 
 
+@pytest.mark.slow
+def test_study_smoke_seed_same_verdict_as_local(cluster: LocalCluster, tmp_path: Path) -> None:
+    """weam-imbalance/C1: one smoke-tier seed of the study (minutes of CPU), local and on the cluster."""
+    def pick(_: str, c: Any) -> bool:
+        return bool(c.id == "C1")
+
+    base = Options(root=REPO, home=tmp_path / "home", backend="bwrap", use_cache=False)
+    local = verify_claims(base, ["weam-imbalance"], select=pick).verdicts()
+    remote = verify_claims(options(REPO, tmp_path / "home", cluster), ["weam-imbalance"], select=pick).verdicts()
+    assert local[0].run is not None and remote[0].run is not None
+    assert [v.model_dump(exclude=VOLATILE) for v in remote] == [v.model_dump(exclude=VOLATILE) for v in local]
+    with Ledger.open(tmp_path / "home") as ledger:
+        a, b = ledger.get_run(local[0].run.id), ledger.get_run(remote[0].run.id)
+    assert a is not None and b is not None and a.status == b.status == "ok"
+    assert a.key == b.key and a.results_digest == b.results_digest  # the same bytes, bit for bit
+
+
 def test_bundle_altered_in_transit_is_refused(cluster: LocalCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = build_root(tmp_path / "root", paper("ray-transit", [sleeper("R1", 0, 4)]))
 
@@ -181,6 +198,7 @@ def test_driver_killed_keeps_finished_runs(cluster: LocalCluster, tmp_path: Path
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
     assert "runs: 1 executed, 1 cached" in err
+    assert "finished ray-driver/Slow (seed 0): ok in " in err and " on node " in err  # progress names the node
 
 
 def _statuses(home: Path, paper_id: str) -> dict[str, str]:

@@ -98,10 +98,10 @@ def pack_input(path: Path) -> bytes:
 class Shipment:
     """What a node needs to run one plan, besides the archive and the input bytes."""
 
-    manifest: PaperManifest
+    manifest: PaperManifest  # trimmed to this repro: the node needs nothing else of it
     manifest_shown: str
     manifest_digest: str
-    repro_index: int
+    repro_index: int  # in the full manifest, for the field a refusal names
     seed: int
     bundle_name: str
     backend: str
@@ -109,14 +109,14 @@ class Shipment:
 
     @property
     def repro(self) -> Repro:
-        return self.manifest.repros[self.repro_index]
+        return self.manifest.repros[0]
 
     @classmethod
     def of(cls, plan: RunPlan, *, backend: str) -> Shipment:
         model = plan.manifest.model
         index = next(i for i, r in enumerate(model.repros) if r.id == plan.repro.id)
         return cls(
-            manifest=model,
+            manifest=model.model_copy(update={"claims": [], "repros": [plan.repro]}),
             manifest_shown=plan.manifest.shown,
             manifest_digest=plan.manifest.digest,
             repro_index=index,
