@@ -193,7 +193,7 @@ class LocalCluster:
                     os.killpg(node.pid, signal.SIGTERM)
         for node in reversed(self.nodes):
             with contextlib.suppress(subprocess.TimeoutExpired):
-                node.process.wait(timeout=20)
+                node.process.wait(timeout=5)  # a graceful stop, briefly: a test cluster keeps nothing
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(node.pid, signal.SIGKILL)  # stragglers of the group
             with contextlib.suppress(subprocess.TimeoutExpired):

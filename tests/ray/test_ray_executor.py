@@ -1,8 +1,8 @@
 """The Ray executor on a real 2-node cluster on this machine (one cluster for the module).
 
 The head and the worker node each have 1 CPU; the worker alone has the
-custom resource `special`. Tests that kill the worker node come last and
-start a fresh worker for whoever runs after them.
+custom resource `special`. The two tests that kill the worker node come
+last; the second starts a fresh worker first.
 """
 
 from __future__ import annotations
@@ -116,19 +116,27 @@ def test_formula_claim_same_verdict_as_local(cluster: LocalCluster, tmp_path: Pa
 
 @pytest.mark.slow
 def test_study_smoke_seed_same_verdict_as_local(cluster: LocalCluster, tmp_path: Path) -> None:
-    """weam-imbalance/C1: one smoke-tier seed of the study (minutes of CPU), local and on the cluster."""
+    """weam-imbalance/C1: one smoke-tier seed of the study (minutes of CPU), here and on the cluster at once."""
     def pick(_: str, c: Any) -> bool:
         return bool(c.id == "C1")
 
-    base = Options(root=REPO, home=tmp_path / "home", backend="bwrap", use_cache=False)
-    local = verify_claims(base, ["weam-imbalance"], select=pick).verdicts()
-    remote = verify_claims(options(REPO, tmp_path / "home", cluster), ["weam-imbalance"], select=pick).verdicts()
+    here: dict[str, list[Verdict]] = {}
+    thread = threading.Thread(target=lambda: here.setdefault("verdicts", verify_claims(
+        Options(root=REPO, home=tmp_path / "local", backend="bwrap", use_cache=False), ["weam-imbalance"],
+        select=pick).verdicts()))
+    thread.start()  # the two runs overlap: one core each
+    remote = verify_claims(options(REPO, tmp_path / "ray", cluster), ["weam-imbalance"], select=pick).verdicts()
+    thread.join()
+    local = here["verdicts"]
     assert local[0].run is not None and remote[0].run is not None
     assert [v.model_dump(exclude=VOLATILE) for v in remote] == [v.model_dump(exclude=VOLATILE) for v in local]
-    with Ledger.open(tmp_path / "home") as ledger:
-        a, b = ledger.get_run(local[0].run.id), ledger.get_run(remote[0].run.id)
+    with Ledger.open(tmp_path / "local") as ledger:
+        a = ledger.get_run(local[0].run.id)
+    with Ledger.open(tmp_path / "ray") as ledger:
+        b = ledger.get_run(remote[0].run.id)
     assert a is not None and b is not None and a.status == b.status == "ok"
     assert a.key == b.key and a.results_digest == b.results_digest  # the same bytes, bit for bit
+    assert "node" in b.environment and "node" not in a.environment
 
 
 def test_bundle_altered_in_transit_is_refused(cluster: LocalCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -278,4 +286,3 @@ def test_node_lost_when_no_node_can_take_the_retry(cluster: LocalCluster, tmp_pa
     with Ledger.open(home) as ledger:
         statuses = {r.repro: r.status for r in ledger.runs_for("ray-lost")}
     assert statuses == {"Free": "ok", "Pinned": "node-lost"}
-    cluster.add_worker({SPECIAL: 1})  # leave a 2-node cluster behind
