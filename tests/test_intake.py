@@ -46,7 +46,7 @@ HOSTILE: list[tuple[str, Any, str]] = [
     ("bad-op", doc_with("claims.0.check.op", "approxx"), "claims[0].check.op: 'approxx' is not one of ['approx', 'eq', 'lt', 'le', 'gt', 'ge', 'between', 'trend']"),
     ("between-needs-bounds", doc_with("claims.0.check", {"op": "between", "low": 1}), "claims[0].check: op 'between' needs both low and high"),
     ("shell-string", doc_with("repros.0.entrypoint", "python x.py"), "repros[0].entrypoint: expected a list, got a string ('python x.py')"),
-    ("wrong-contract", doc_with("contract", "paper-manifest-v2"), "contract: expected 'paper-manifest-v1.1', got 'paper-manifest-v2'"),
+    ("wrong-contract", doc_with("contract", "paper-manifest-v2"), "contract: 'paper-manifest-v2' is not one of ['paper-manifest-v1.1', 'paper-manifest-v1.2']"),
     ("bad-paper-id", doc_with("id", "A!"), "id: 'A!' does not match '^[a-z0-9][a-z0-9._-]{2,63}$'"),
     ("id-mismatch", doc_with("id", "other-paper"), "id: id 'other-paper' does not match its directory 'demo-paper'"),
     ("duplicate-claim", duplicate_claim(), "claims[1].id: duplicate id 'C1'"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,54 @@ def test_provenance_levels_are_documented_in_the_schema() -> None:
 
 def test_example_manifest_is_valid() -> None:
     assert first_error(models.MANIFEST_CONTRACT, manifest_document()) is None
+
+
+def _v12_claim(**extra: Any) -> dict[str, Any]:
+    claim = manifest_document()["claims"][0] | {"kind": "empirical", "reported": {"value": 0.0}}
+    claim["check"] = {"op": "gt", "samples": {"min_seeds": 3, "interval": "t"}}
+    claim["evidence"] = {"repro": "R1", "output": "/gap", "seeds": [0, 1, 2, 3]}
+    return claim | extra
+
+
+V12_FIELDS = {
+    "baseline": {"baseline": {"repro": "R1", "output": "/gap_untrained"}},
+    "replicate": {"replicate": {"seeds": 4}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(V12_FIELDS))
+def test_v12_fields_need_the_v12_contract(name: str) -> None:
+    from pydantic import ValidationError
+
+    v12 = manifest_document(contract="paper-manifest-v1.2", claims=[_v12_claim(**V12_FIELDS[name])])
+    parsed = models.PaperManifest.model_validate(v12)
+    assert getattr(parsed.claims[0], name) is not None
+    assert first_error("paper-manifest-v1.2", v12) is None
+    v11 = v12 | {"contract": "paper-manifest-v1.1"}
+    assert first_error("paper-manifest-v1.1", v11) == (f"claims[0].{name}", "unknown field")
+    with pytest.raises(ValidationError, match=re.escape(f"claims[0].{name}: a v1.2 field")):
+        models.PaperManifest.model_validate(v11)
+
+
+def test_v11_interval_field_is_refused_and_v11_means_the_same() -> None:
+    from pydantic import ValidationError
+
+    claim = _v12_claim()
+    v11 = manifest_document(claims=[claim])
+    with pytest.raises(ValidationError, match=re.escape("check.samples.interval: a v1.2 field")):
+        models.PaperManifest.model_validate(v11)
+    del claim["check"]["samples"]["interval"]
+    old = models.PaperManifest.model_validate(manifest_document(claims=[claim]))
+    new = models.PaperManifest.model_validate(manifest_document(contract="paper-manifest-v1.2", claims=[claim]))
+    assert old.model_dump(exclude={"contract"}) == new.model_dump(exclude={"contract"})
+    assert old.claims[0].check is not None and old.claims[0].check.samples is not None
+    assert old.claims[0].check.samples.interval == "t"
+
+
+def test_baseline_names_a_known_repro() -> None:
+    from pydantic import ValidationError
+
+    doc = manifest_document(contract="paper-manifest-v1.2",
+                            claims=[_v12_claim(baseline={"repro": "R9", "output": "/x"})])
+    with pytest.raises(ValidationError, match=re.escape("claims[0].baseline.repro: unknown repro 'R9'")):
+        models.PaperManifest.model_validate(doc)

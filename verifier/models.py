@@ -6,8 +6,9 @@ Schemas under `schemas/` are generated from these classes (`verifier.schemas`),
 and their field descriptions are the reference documentation of each field.
 
 Contracts:
-* `PaperManifest` (`paper-manifest-v1.1`) with `Claim`, `Check`, `Evidence`,
-  `Repro`, `Limits`, `SourceAnchor`, `Reported`, `ProofTarget`;
+* `PaperManifest` (`paper-manifest-v1.2`, which reads `paper-manifest-v1.1`
+  too) with `Claim`, `Check`, `Samples`, `Evidence`, `Replicate`, `Repro`,
+  `Limits`, `SourceAnchor`, `Reported`, `ProofTarget`;
 * `CorrectionRecord` (`correction-record-v1`);
 * `SourceProvenance` (`source-provenance-v1`);
 * `Verdict` and `RunRecord`: what the verifier writes.
@@ -21,7 +22,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
-MANIFEST_CONTRACT = "paper-manifest-v1.1"
+MANIFEST_CONTRACT = "paper-manifest-v1.2"
+MANIFEST_CONTRACT_V11 = "paper-manifest-v1.1"
+MANIFEST_CONTRACTS = (MANIFEST_CONTRACT_V11, MANIFEST_CONTRACT)
+"""Manifest contracts read. v1.2 is v1.1 plus optional fields; a v1.1 manifest means the same under v1.2."""
 CORRECTION_CONTRACT = "correction-record-v1"
 PROVENANCE_CONTRACT = "source-provenance-v1"
 VERDICT_CONTRACT = "verdict-v1"
@@ -78,15 +82,25 @@ class Samples(Document):
 
     The computed value is a set of samples: the evidence output read from one
     run per seed, or a JSON array of per-seed values. The statistic's
-    confidence interval (percentile bootstrap) must lie entirely on the
-    passing side of the check: an interval that straddles the threshold, or
-    fewer than `min_seeds` samples, is inconclusive, never a pass.
+    confidence interval must lie entirely on the passing side of the check:
+    an interval that straddles the threshold, or fewer than `min_seeds`
+    samples, is inconclusive, never a pass. The interval of a mean is
+    Student's t (one arm, or the per-seed differences of two arms read from
+    the same runs) or Welch's (two independent arms); of a median, the exact
+    order-statistic interval; `interval: bca` asks for a bias-corrected and
+    accelerated bootstrap instead, which needs at least 10 samples. A trend
+    over seeds is judged by Page's exact permutation test of the order across
+    all seeds: it passes when its p-value is below `1 - confidence`.
     """
 
     statistic: Literal["mean", "median"] = Field(default="mean", description="Statistic compared with the reference.")
     confidence: Number = Field(default=0.95, gt=0.5, lt=1.0, description="Two-sided confidence level of the interval.")
     min_seeds: StrictInt = Field(default=3, ge=2, description="Fewest samples that can support a verdict.")
-    resamples: StrictInt = Field(default=2000, ge=100, le=100_000, description="Bootstrap resamples.")
+    resamples: StrictInt = Field(default=2000, ge=100, le=100_000, description="Bootstrap resamples (interval: bca).")
+    interval: Literal["t", "bca"] = Field(
+        default="t",
+        description="t (default): Student-t, or Welch for two independent arms; bca: bias-corrected accelerated bootstrap, needs >= 10 samples (v1.2).",
+    )
 
 
 Op = Literal["approx", "eq", "lt", "le", "gt", "ge", "between", "trend"]
@@ -110,9 +124,12 @@ class Check(Document):
     (`against` set), a second computed value. `approx` passes when
     `|computed - reference| <= max(rel_tol * |reference|, abs_tol)`;
     `lt/le/gt/ge` compare `computed` with `reference + margin`; `between`
-    needs `low <= computed <= high`; `trend` reads a series and passes when
-    Spearman's rank correlation with `x` has the sign of `direction` and a
-    magnitude of at least `min_rho`. NaN or infinity never passes.
+    needs `low <= computed <= high`; `trend` reads a series (with `samples`,
+    one per seed) and passes when an exact permutation test of its order
+    (Page's test across the seeds) has a p-value below `1 - confidence` (0.95
+    without `samples`), and Spearman's rank correlation with `x` (the mean
+    over seeds) has the sign of `direction` and a magnitude of at least
+    `min_rho`. NaN or infinity never passes.
     """
 
     op: Op = Field(description="Comparison: approx | eq | lt | le | gt | ge | between | trend.")
@@ -137,7 +154,9 @@ class Check(Document):
     x: list[Number] | None = Field(
         default=None, description="Trend claims: the factor's values, one per element of the series."
     )
-    min_rho: Number = Field(default=0.8, ge=0, le=1, description="Trend claims: least |Spearman rho| that passes.")
+    min_rho: Number = Field(
+        default=0.8, ge=0, le=1, description="Trend claims: least |Spearman rho| (mean over seeds) that passes."
+    )
     samples: Samples | None = Field(default=None, description="Multi-seed claims: how the samples are judged.")
 
     @model_validator(mode="after")
@@ -167,6 +186,12 @@ class ProofTarget(Document):
 ClaimKind = Literal["formula", "empirical", "proof", "descriptive"]
 
 
+class Replicate(Document):
+    """How a replication (`--replicate`) of a multi-seed claim draws its fresh seeds (v1.2)."""
+
+    seeds: StrictInt = Field(ge=2, le=1000, description="How many fresh seeds a replication draws.")
+
+
 class Claim(Document):
     """One claim of the paper, grounded in its source and, if checkable, linked to evidence."""
 
@@ -179,6 +204,13 @@ class Claim(Document):
     evidence: Evidence | None = Field(default=None, description="Where the computed value comes from.")
     proof: ProofTarget | None = Field(default=None, description="Proof claims: the Lean 4 file and theorem.")
     note: StrictStr | None = Field(default=None, description="Free text for readers: caveats, readings, scope.")
+    baseline: Evidence | None = Field(
+        default=None,
+        description="The same check on a null model (untrained encoder, shuffled labels); if it passes too, the claim is uninformative (v1.2).",
+    )
+    replicate: Replicate | None = Field(
+        default=None, description="How many fresh seeds `--replicate` draws for this multi-seed claim (v1.2)."
+    )
 
     @model_validator(mode="after")
     def _kind_fits(self) -> Claim:
@@ -188,6 +220,10 @@ class Claim(Document):
             raise ValueError("a claim with evidence needs a check")
         if self.evidence is not None and self.evidence.seeds and (self.check is None or self.check.samples is None):
             raise ValueError("evidence.seeds needs check.samples to say how the seeds are judged")
+        if self.baseline is not None and (self.evidence is None or self.check is None):
+            raise ValueError("baseline: a baseline runs the claim's check, so the claim needs evidence and a check")
+        if self.replicate is not None and (self.evidence is None or not self.evidence.seeds):
+            raise ValueError("replicate: only a multi-seed claim (evidence.seeds) can be replicated on fresh seeds")
         return self
 
 
@@ -293,9 +329,16 @@ class SourceProvenance(Document):
 
 
 class PaperManifest(Document):
-    """`paper-manifest-v1.1`: a paper's claims and the sealed repros behind them."""
+    """`paper-manifest-v1.2`: a paper's claims and the sealed repros behind them.
 
-    contract: Literal["paper-manifest-v1.1"] = Field(description="Contract name.")
+    v1.2 adds the optional `claims[].baseline`, `claims[].replicate` and
+    `check.samples.interval`; a manifest that says `paper-manifest-v1.1` is
+    read by the same rules and may not use them.
+    """
+
+    contract: Literal["paper-manifest-v1.1", "paper-manifest-v1.2"] = Field(
+        description="Contract name: paper-manifest-v1.2 (or v1.1, without the v1.2 fields)."
+    )
     id: StrictStr = Field(pattern=PAPER_ID_PATTERN, description="Paper id; also its directory under manifests/.")
     title: StrictStr = Field(min_length=1, description="Title of the paper.")
     publisher: StrictStr = Field(min_length=1, description="Who published it.")
@@ -316,11 +359,30 @@ class PaperManifest(Document):
         _unique([r.id for r in self.repros], "repros")
         known = {r.id for r in self.repros}
         for i, claim in enumerate(self.claims):
-            cited = [("evidence", claim.evidence), ("check.against", claim.check.against if claim.check else None)]
+            cited = [
+                ("evidence", claim.evidence),
+                ("check.against", claim.check.against if claim.check else None),
+                ("baseline", claim.baseline),
+            ]
             for where, ev in cited:
                 if ev is not None and ev.repro not in known:
                     raise ValueError(f"claims[{i}].{where}.repro: unknown repro {ev.repro!r}")
+            if self.contract == MANIFEST_CONTRACT_V11:
+                newer = _v12_field(claim)
+                if newer is not None:
+                    raise ValueError(f"claims[{i}].{newer}: a v1.2 field; say contract: {MANIFEST_CONTRACT}")
         return self
+
+
+def _v12_field(claim: Claim) -> str | None:
+    """The first field of a claim that `paper-manifest-v1.1` does not have, or None."""
+    if claim.baseline is not None:
+        return "baseline"
+    if claim.replicate is not None:
+        return "replicate"
+    if claim.check is not None and claim.check.samples is not None and "interval" in claim.check.samples.model_fields_set:
+        return "check.samples.interval"
+    return None
 
 
 def _unique(ids: list[str], field: str) -> None:
@@ -378,6 +440,50 @@ class RunRef(Document):
     exit_code: StrictInt | None = Field(description="Exit status of the entrypoint, null if killed.")
 
 
+IntervalMethod = Literal["t", "paired-t", "welch", "bca", "order-statistic"]
+EvidenceLevel = Literal["transcribed", "replicated", "reproduced", "none"]
+
+
+class IntervalInfo(Document):
+    """The confidence interval a multi-seed verdict rests on."""
+
+    method: IntervalMethod = Field(
+        description="t: Student-t of a mean; paired-t: of the mean per-seed difference of two arms from the same runs; welch: two independent arms; bca: bias-corrected accelerated bootstrap; order-statistic: exact interval of a median."
+    )
+    confidence: Number = Field(description="Two-sided confidence level.")
+    n: StrictInt = Field(ge=0, description="Samples (seeds) of the claim's arm.")
+    n_other: StrictInt | None = Field(default=None, description="Samples of the other arm (two arms), else null.")
+    estimate: Number | None = Field(default=None, description="The statistic (a mean, a median or a difference).")
+    low: Number | None = Field(description="Lower end; null when the interval is unbounded (too few samples).")
+    high: Number | None = Field(description="Upper end; null when the interval is unbounded.")
+
+
+class BaselineInfo(Document):
+    """The claim's check applied to its null model (`claims[].baseline`)."""
+
+    status: Literal["pass", "fail", "inconclusive"] = Field(
+        description="pass: the null model satisfies the check too (the claim is uninformative); fail; inconclusive."
+    )
+    computed: Any = Field(default=None, description="The null model's computed value (number, samples or series).")
+    interval: IntervalInfo | None = Field(default=None, description="Its interval (multi-seed), else null.")
+    reason: StrictStr | None = Field(default=None, description="The check's reason line for the baseline.")
+
+
+class Replication(Document):
+    """The fresh seeds a `--replicate` verdict was judged on, and the nonce they derive from."""
+
+    nonce: StrictStr = Field(pattern=r"^[0-9a-f]{8,64}$", description="Hex nonce; `--replicate-nonce` re-runs these seeds.")
+    seeds: list[StrictInt] = Field(description="The fresh seeds, derived from the nonce.")
+
+
+class Transcription(Document):
+    """Where a computed value was found verbatim before the repro ran."""
+
+    value: Number = Field(description="The number found.")
+    file: StrictStr = Field(description="Root-relative file it was found in, or `manifest.yaml` for the repro's params.")
+    where: StrictStr = Field(description="params | input | bundle.")
+
+
 class Verdict(Document):
     """A claim's verdict, as `verify claim --json` prints it."""
 
@@ -399,6 +505,18 @@ class Verdict(Document):
     policy_digest: StrictStr | None = Field(default=None, description="Digest of the quality policy used.")
     checkable: StrictBool = Field(default=True, description="False for claims with no Gate 2 check (descriptive).")
     line: StrictStr | None = Field(default=None, description="The human line, as printed.")
+    interval: IntervalInfo | None = Field(default=None, description="The interval judged (multi-seed claims), else null.")
+    baseline: BaselineInfo | None = Field(default=None, description="The null model under the same check, or null.")
+    informative: StrictBool | None = Field(
+        default=None, description="False when the baseline satisfies the check too; null with no baseline."
+    )
+    seeds: list[StrictInt] = Field(default_factory=list, description="The seeds judged (the claim's arm).")
+    replication: Replication | None = Field(default=None, description="Fresh-seed replication (`--replicate`), or null.")
+    evidence: EvidenceLevel = Field(
+        default="none",
+        description="transcribed (the value appears verbatim in params, inputs or source) | replicated (holds on fresh seeds) | reproduced (holds on the manifest's seeds) | none.",
+    )
+    transcription: Transcription | None = Field(default=None, description="Where the value was found verbatim, or null.")
 
 
 class OutputFile(Document):

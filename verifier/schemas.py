@@ -27,6 +27,7 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_BASE_URI = "https://claim-verifier.invalid/schemas/"
 
 MODEL_FOR_CONTRACT: dict[str, type[BaseModel]] = {
+    models.MANIFEST_CONTRACT_V11: models.PaperManifest,  # the v1.2 model, less its v1.2 fields (_v11)
     models.MANIFEST_CONTRACT: models.PaperManifest,
     models.CORRECTION_CONTRACT: models.CorrectionRecord,
     models.PROVENANCE_CONTRACT: models.SourceProvenance,
@@ -39,11 +40,34 @@ def schema_for(contract: str) -> dict[str, Any]:
     """The JSON Schema of a contract, as published."""
     model = MODEL_FOR_CONTRACT[contract]
     schema = model.model_json_schema(mode="validation")
+    if contract == models.MANIFEST_CONTRACT_V11:
+        schema = _v11(schema)
     return {
         "$schema": SCHEMA_DIALECT,
         "$id": f"{SCHEMA_BASE_URI}{contract}.schema.json",
         **schema,
     }
+
+
+# The fields paper-manifest-v1.2 added, by the $defs entry that holds them.
+_V12_FIELDS = {"Claim": ("baseline", "replicate"), "Samples": ("interval",)}
+
+
+def _v11(schema: dict[str, Any]) -> dict[str, Any]:
+    """The v1.1 schema: the v1.2 one with its contract fixed to v1.1 and without the v1.2 fields.
+
+    Derived rather than frozen, so the fields both versions share never drift apart.
+    """
+    defs = schema["$defs"]
+    for name, fields in _V12_FIELDS.items():
+        for field in fields:
+            defs[name]["properties"].pop(field)
+    defs.pop("Replicate")
+    schema["properties"]["contract"] = {
+        "const": models.MANIFEST_CONTRACT_V11, "description": "Contract name.", "title": "Contract", "type": "string",
+    }
+    schema["description"] = "`paper-manifest-v1.1`: a paper's claims and the sealed repros behind them."
+    return schema
 
 
 def render(contract: str) -> str:
