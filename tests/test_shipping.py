@@ -155,3 +155,33 @@ def test_archive_escaping_its_directory_is_refused(make_root: RootFactory) -> No
         tar.addfile(info, io.BytesIO(b"x"))
     report = run_shipment(Shipment.of(plan, backend="bwrap"), buffer.getvalue(), [b""], node=NODE)
     assert report.refusal is not None and "does not unpack" in report.refusal.message
+
+
+def test_cli_cluster_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    import click
+
+    from verifier.cli.cluster import _env_number, parse_resources
+
+    assert parse_resources(("R1=gpu_a100:1,special:2", "demo-paper/R2=x:0.5")) == {
+        ("R1", "gpu_a100"): 1.0, ("R1", "special"): 2.0, ("demo-paper/R2", "x"): 0.5}
+    with pytest.raises(click.BadParameter, match="is not REPRO=NAME:N"):
+        parse_resources(("R1=special",))
+    monkeypatch.setenv("VERIFY_RAY_WAIT_S", "600")
+    assert _env_number("VERIFY_RAY_WAIT_S", 60.0, float) == 600.0
+    monkeypatch.setenv("VERIFY_RAY_MAX_RETRIES", "two")
+    with pytest.raises(click.BadParameter, match="VERIFY_RAY_MAX_RETRIES='two' is not a number >= 0"):
+        _env_number("VERIFY_RAY_MAX_RETRIES", 2, int)
+
+
+def test_ray_missing_or_unreachable_is_one_line(make_root: RootFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """No cluster to join: exit 3 with one line (as a missing sandbox), nothing run."""
+    from verifier.cli import main
+
+    pytest.importorskip("ray")
+    root = make_root()
+    monkeypatch.setenv("VERIFY_HOME", str(tmp_path / "home"))
+    status = main(["--root", str(root.path), "claim", "demo-paper/C1", "--backend", "process",
+                   "--executor", "ray", "--ray-address", "127.0.0.1:9"])
+    assert status == 3
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("verify: error: cannot join the Ray cluster at 127.0.0.1:9")

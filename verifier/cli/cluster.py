@@ -2,11 +2,16 @@
 
 The three options reach the command as one `executor` argument, a
 (name, `ClusterOptions` or None) pair, so a command gains one parameter.
+Two tuning knobs come from the environment only: `VERIFY_RAY_MAX_RETRIES`
+(tries again for a run whose node was lost, default 2) and
+`VERIFY_RAY_WAIT_S` (how long a run may wait for a node that can hold it,
+default 60; raise it where an autoscaler adds nodes).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -37,6 +42,20 @@ def parse_resources(values: tuple[str, ...]) -> dict[tuple[str, str], float]:
     return wanted
 
 
+def _env_number(name: str, default: Any, kind: Callable[[str], Any]) -> Any:
+    """A tuning knob from the environment. Raises `click.BadParameter` for a value that is not a number >= 0."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise click.BadParameter(f"{name}={raw!r} is not a number >= 0")
+    return value
+
+
 def executor_options(func: F) -> F:
     """Add the three options; the command receives them as `executor: ExecutorChoice`."""
 
@@ -44,7 +63,9 @@ def executor_options(func: F) -> F:
     def command(*args: Any, executor: str, ray_address: str | None, ray_resources: tuple[str, ...], **kwargs: Any) -> Any:
         cluster = None
         if executor != "local":
-            cluster = ClusterOptions(address=ray_address, resources=parse_resources(ray_resources))
+            cluster = ClusterOptions(address=ray_address, resources=parse_resources(ray_resources),
+                                     max_retries=_env_number("VERIFY_RAY_MAX_RETRIES", 2, int),
+                                     infeasible_s=_env_number("VERIFY_RAY_WAIT_S", 60.0, float))
         return func(*args, executor=(executor, cluster), **kwargs)
 
     command = click.option(

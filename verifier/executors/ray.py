@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 import uuid
 from collections.abc import Mapping
@@ -66,8 +67,6 @@ class ClusterUnavailableError(InconclusiveError):
 
 def _node_entry(shipment: Shipment, archive: bytes, *inputs: bytes) -> NodeReport:
     """The task body on a node: who we are, then `run_shipment`."""
-    import socket
-
     import ray
 
     context = ray.get_runtime_context()
@@ -103,6 +102,7 @@ class RayExecutor(Executor):
         if not todo:
             return {}
         ray = _connect(self.cluster.address)
+        # observer.run_started is called as each task is submitted (queued on the cluster).
         try:
             return self._obtain(ray, runner, todo, observer)
         finally:
@@ -122,9 +122,10 @@ class RayExecutor(Executor):
                 archives[seal] = ray.put(pack_bundle(plan.manifest.bundles[plan.repro.id]))
             refs = []
             for item in plan.repro.inputs:
-                if item.sha256 not in blobs:
-                    blobs[item.sha256 or ""] = ray.put(pack_input(plan.manifest.inputs[plan.repro.id][item.path]))
-                refs.append(blobs[item.sha256 or ""])
+                digest = item.sha256 or ""  # never empty after Gate 0; the node checks it anyway
+                if digest not in blobs:
+                    blobs[digest] = ray.put(pack_input(plan.manifest.inputs[plan.repro.id][item.path]))
+                refs.append(blobs[digest])
             # (2): one task per run key, sized by the repro's limits
             demand = self._demand(plan)
             options = _task_options(demand, self.cluster.max_retries, plan.label())
@@ -222,12 +223,27 @@ def _connect(address: str | None) -> Any:
             "--executor ray needs Ray: pip install 'claim-verifier[ray]' (or 'ray[default]')"
         ) from e
     target = address or os.environ.get(ADDRESS_ENV) or "auto"
+    _check_reachable(target)
     try:
         ray.init(address=target, namespace="verify", logging_level=logging.ERROR, log_to_driver=False,
                  ignore_reinit_error=True)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise ClusterUnavailableError(f"cannot join the Ray cluster at {target}: {_first_line(e)}") from e
     return ray
+
+
+def _check_reachable(target: str) -> None:
+    """Fail fast on a `host:port` nobody listens on (Ray itself retries for minutes, noisily).
+
+    Raises `ClusterUnavailableError`.
+    """
+    host, sep, port = target.rpartition(":")
+    if not sep or "://" in target or not port.isdigit():
+        return  # auto, ray://...: left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise ClusterUnavailableError(f"cannot join the Ray cluster at {target}: {e.strerror or e}") from e
 
 
 def _lost(runner: Runner, item: _Pending, reason: str) -> ObtainedRun:
