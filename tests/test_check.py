@@ -234,11 +234,6 @@ def test_describe_tolerance(fields: dict[str, Any], text: str | None) -> None:
         ({"op": "gt"}, rep(None), "reported.value, which is missing"),
         ({"op": "between", "low": 0, "high": 1, "against": OTHER}, None, "takes no 'against'"),
         ({"op": "approx", "precision": True, "against": OTHER}, rep(1.0), "precision: true"),
-        (
-            {"op": "trend", "direction": "increasing", "x": [1, 2, 3], "samples": Samples()},
-            None,
-            "multi-seed trends",
-        ),
         ({"op": "trend", "direction": "increasing", "x": [1, 1, 1]}, None, "all equal"),
     ],
 )
@@ -261,21 +256,17 @@ DEC = Check(op="trend", direction="decreasing", x=[1, 2, 4, 8], min_rho=0.9)
 @pytest.mark.parametrize(
     ("check", "series", "outcome", "reason"),
     [
-        (INC, [0.1, 0.2, 0.25, 0.3], "pass", "series rises with x (Spearman rho=1 >= 0.8)"),
-        (INC, [0.1, 0.3, 0.2, 0.4], "pass", "series rises with x (Spearman rho=0.8 >= 0.8)"),
-        (
-            INC,
-            [0.3, 0.1, 0.2, 0.4],
-            "fail",
-            "series rises with x too weakly (Spearman rho=0.4, needs |rho| >= 0.8)",
-        ),
-        (DEC, [4, 3, 2, 1], "pass", "series falls with x (Spearman rho=-1 <= -0.9)"),
-        (
-            DEC,
-            [1, 2, 3, 4],
-            "fail",
-            "series rises with x, the claim says it falls (Spearman rho=1)",
-        ),
+        (INC, [0.1, 0.2, 0.25, 0.3], "pass",
+         "series rises with x (exact permutation test p=0.0416667 < 0.05; Spearman rho=1 >= 0.8)"),
+        # rho 0.8: 4 of the 24 orders do as well, p = 1/6: no evidence of a trend, not a pass.
+        (INC, [0.1, 0.3, 0.2, 0.4], "inconclusive",
+         "the order of the series is not significant: exact permutation test p=0.166667 >= 0.05 (Spearman rho=0.8)"),
+        (INC, [0.3, 0.1, 0.2, 0.4], "inconclusive",
+         "the order of the series is not significant: exact permutation test p=0.375 >= 0.05 (Spearman rho=0.4)"),
+        (DEC, [4, 3, 2, 1], "pass",
+         "series falls with x (exact permutation test p=0.0416667 < 0.05; Spearman rho=-1 <= -0.9)"),
+        (DEC, [1, 2, 3, 4], "fail",
+         "series rises with x, the claim says it falls (exact permutation test p=0.0416667 for a rise; Spearman rho=1)"),
         (INC, [2, 2, 2, 2], "fail", "series is flat: it has no direction (Spearman rho undefined)"),
         (INC, [1, 2, 3], "inconclusive", "series has 3 values for 4 x values"),
         (INC, [1, 2, math.nan, 4], "fail", "computed value (series)[2] is NaN"),
@@ -302,11 +293,19 @@ def test_samples_inside_the_tolerance_pass() -> None:
     check = Check(op="approx", rel_tol=0.05, samples=SEEDS)
     result = compare(check, reported=rep(0.5), computed=[0.49, 0.5, 0.51, 0.5, 0.495])
     assert result.outcome == "pass"
-    assert (
-        result.interval is not None and 0.475 <= result.interval[0] <= result.interval[1] <= 0.525
-    )
-    assert result.reason.startswith("mean 0.499 over 5 seeds (95% CI [")
-    assert result.reason.endswith("matches expected 0.5 (tolerance=5.0%)")
+    ci = result.interval
+    assert ci is not None and ci.method == "t" and 0.475 <= ci.low <= ci.high <= 0.525
+    # scipy's Student-t: mean 0.499, s = 0.00742, t(0.975, 4) = 2.776 -> half-width 0.00921
+    assert (ci.low, ci.high) == pytest.approx((0.48979, 0.50821), abs=1e-5)
+    assert result.reason == "mean 0.499 over 5 seeds, 95% t-interval [0.4898, 0.5082] matches expected 0.5 (tolerance=5.0%)"
+
+
+def test_approx_passes_only_when_the_whole_interval_is_within_the_tolerance() -> None:
+    # The mean 0.5 is dead on, but four noisy seeds give a t-interval wider than ±5%.
+    check = Check(op="approx", rel_tol=0.05, samples=SEEDS)
+    result = compare(check, reported=rep(0.5), computed=[0.45, 0.55, 0.47, 0.53])
+    assert result.outcome == "inconclusive"
+    assert "95% t-interval [" in result.reason and "straddles 0.475, an edge of expected 0.5" in result.reason
 
 
 def test_samples_straddling_are_inconclusive() -> None:
@@ -314,6 +313,13 @@ def test_samples_straddling_are_inconclusive() -> None:
     result = compare(check, reported=rep(0.5), computed=[0.41, 0.57, 0.5, 0.45, 0.6])
     assert result.outcome == "inconclusive"
     assert result.reason.endswith("straddles 0.5 (reported)")
+
+
+def test_one_seed_above_a_threshold_keeps_the_t_interval_from_passing() -> None:
+    # weam-imbalance C9's shape: the mean is below 0.05, one seed (0.055) is not.
+    check = Check(op="lt", samples=SEEDS)
+    result = compare(check, reported=rep(0.05), computed=[0.02, 0.055, 0.03, 0.01])
+    assert result.outcome == "inconclusive"
 
 
 def test_samples_outside_fail() -> None:
@@ -339,32 +345,107 @@ def test_too_few_seeds() -> None:
     )
 
 
-def test_two_arms_difference() -> None:
+def test_two_arms_difference_welch_and_paired() -> None:
     check = Check(op="gt", against=OTHER, samples=SEEDS)
-    result = compare(
-        check, reported=None, computed=[0.62, 0.63, 0.61], reference=[0.55, 0.56, 0.54]
-    )
+    a, b = [0.62, 0.63, 0.61], [0.55, 0.56, 0.54]
+    result = compare(check, reported=None, computed=a, reference=b)
     assert result.outcome == "pass"
     assert result.statistic == pytest.approx(0.07)
-    assert result.reason.startswith("mean difference 0.07 over 3 vs 3 seeds (95% CI [")
+    assert result.interval is not None and result.interval.method == "welch"
+    assert result.reason.startswith("mean difference 0.07 over 3 vs 3 seeds, 95% Welch interval [")
     assert result.reason.endswith("> 0 (other arm)")
-    flipped = compare(
-        check, reported=None, computed=[0.55, 0.56, 0.54], reference=[0.62, 0.63, 0.61]
-    )
+    paired = compare(check, reported=None, computed=a, reference=b, paired=True)
+    assert paired.interval is not None and paired.interval.method == "paired-t"
+    assert paired.reason.startswith("mean paired difference 0.07 over 3 vs 3 seeds, 95% paired t-interval [0.07, 0.07]")
+    flipped = compare(check, reported=None, computed=b, reference=a)
     assert flipped.outcome == "fail"
 
 
+def test_paired_differences_can_decide_where_welch_cannot() -> None:
+    # Seeds move both arms together: the arms overlap, their per-seed gap is steady.
+    a, b = [0.50, 0.60, 0.70, 0.80], [0.48, 0.585, 0.68, 0.785]
+    check = Check(op="gt", against=OTHER, samples=SEEDS)
+    assert compare(check, reported=None, computed=a, reference=b).outcome == "inconclusive"
+    assert compare(check, reported=None, computed=a, reference=b, paired=True).outcome == "pass"
+
+
+def test_median_uses_the_exact_order_statistic_interval() -> None:
+    check = Check(op="gt", samples=Samples(statistic="median", min_seeds=3))
+    few = compare(check, reported=rep(0.0), computed=[1.0, 2.0, 3.0, 4.0])
+    # Four samples cannot bound a median at 95% (the order statistics give at most 87.5%).
+    assert few.outcome == "inconclusive" and "order-statistic interval [-inf, inf]" in few.reason
+    many = compare(check, reported=rep(0.0), computed=[float(v) for v in range(1, 13)])
+    assert many.outcome == "pass" and many.interval is not None and many.interval.low == 3.0
+
+
+def test_bca_needs_ten_seeds() -> None:
+    check = Check(op="gt", samples=Samples(min_seeds=3, interval="bca"))
+    few = compare(check, reported=rep(0.0), computed=[1.0, 2.0, 3.0, 4.0])
+    assert (few.outcome, few.reason) == ("inconclusive", "no interval: a BCa interval needs at least 10 samples per arm")
+    many = compare(check, reported=rep(0.0), computed=[float(v) for v in range(1, 13)])
+    assert many.outcome == "pass" and many.interval is not None and many.interval.method == "bca"
+    assert "95% BCa interval [" in many.reason
+
+
 def test_samples_are_deterministic() -> None:
-    check = Check(op="approx", rel_tol=0.05, samples=Samples(statistic="median"))
-    values = [0.48, 0.52, 0.5, 0.47, 0.51, 0.53]
-    first = compare(check, reported=rep(0.5), computed=values)
-    assert compare(check, reported=rep(0.5), computed=list(values)) == first
+    for samples in (Samples(statistic="median"), Samples(interval="bca")):
+        check = Check(op="approx", rel_tol=0.05, samples=samples)
+        values = [0.48, 0.52, 0.5, 0.47, 0.51, 0.53, 0.49, 0.5, 0.5, 0.52]
+        first = compare(check, reported=rep(0.5), computed=values)
+        assert compare(check, reported=rep(0.5), computed=list(values)) == first
 
 
 def test_a_nan_seed_fails() -> None:
     check = Check(op="approx", rel_tol=0.05, samples=SEEDS)
     result = compare(check, reported=rep(0.5), computed=[0.5, math.nan, 0.5])
     assert (result.outcome, result.reason) == ("fail", "computed value (samples)[1] is NaN")
+
+
+# --------------------------------------------------------------------------- trends over seeds
+
+TREND3 = Check(op="trend", direction="increasing", x=[1, 2, 3], samples=Samples(min_seeds=2))
+
+
+def test_a_three_point_trend_on_one_seed_is_inconclusive() -> None:
+    single = compare(Check(op="trend", direction="increasing", x=[1, 2, 3]), reported=None, computed=[1, 2, 3])
+    assert single.outcome == "inconclusive"
+    assert single.reason.startswith("3 points on 1 seed cannot reach p < 0.05: the smallest p an exact test")
+    assert compare(TREND3, reported=None, computed=[[1, 2, 3]]).reason == "2 seeds needed, 1 given"
+    # Two seeds can reach p = 1/36 < 0.05 at best: the test is run, and a perfect order passes.
+    assert compare(TREND3, reported=None, computed=[[1, 2, 3], [1, 2, 3]]).outcome == "pass"
+
+
+def test_three_points_on_four_ordered_seeds_verify() -> None:
+    result = compare(TREND3, reported=None, computed=[[0.1, 0.2, 0.3], [0.2, 0.3, 0.5], [0.1, 0.4, 0.6], [0.0, 0.1, 0.2]])
+    assert result.outcome == "pass"
+    assert result.p_value is not None and result.p_value < 0.01
+    assert result.reason == ("series rises with x over 4 seeds (exact Page test p=0.000771605 < 0.05; "
+                             "mean Spearman rho=1 >= 0.8)")
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        [[1, 2, 3], [3, 1, 2], [2, 3, 1], [1, 3, 2]],
+        [[3, 2, 1], [2, 1, 3], [1, 3, 2], [3, 1, 2]],
+        [[3, 2, 1], [3, 2, 1], [3, 2, 1], [3, 2, 1]],
+    ],
+)
+def test_shuffled_orders_never_verify(series: list[list[float]]) -> None:
+    assert compare(TREND3, reported=None, computed=series).outcome in ("fail", "inconclusive")
+
+
+def test_the_trend_test_has_its_stated_size() -> None:
+    # With no trend, each of the 6^4 assignments of orders to 4 seeds is equally likely: an exact
+    # test at confidence 0.99 may pass at most 1% of them (a test that passes more lies about p).
+    from itertools import permutations, product
+
+    orders = list(permutations([1.0, 2.0, 3.0]))
+    check = Check(op="trend", direction="increasing", x=[1, 2, 3], samples=Samples(min_seeds=4, confidence=0.99))
+    passed = [rows for rows in product(orders, repeat=4)
+              if compare(check, reported=None, computed=[list(r) for r in rows]).passed]
+    assert ((1.0, 2.0, 3.0),) * 4 in passed
+    assert 0 < len(passed) / 6**4 <= 0.01
 
 
 # --------------------------------------------------------------------------- properties

@@ -268,12 +268,15 @@ class TestClaimKinds:
         runs = Ledger.open(root.path / ".verify").runs_for("demo-paper")
         assert sorted(r.seed for r in runs) == [0, 1, 2, 3, 4]
         assert all(r.sealed for r in runs)
-        assert verdict["reason"].startswith("sealed-sandbox empirical repro: mean 0.8 over 5 seeds (95% CI [")
+        assert verdict["reason"] == ("sealed-sandbox empirical repro: mean 0.8 over 5 seeds, 95% t-interval [0.798, 0.802] "
+                                     "matches expected 0.8 (tolerance=abs 0.05)")
+        assert verdict["interval"]["method"] == "t" and verdict["interval"]["n"] == 5
+        assert (verdict["seeds"], verdict["evidence"], verdict["replication"]) == ([0, 1, 2, 3, 4], "reproduced", None)
 
     def test_too_few_seeds_is_inconclusive(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
         seeded = claim(value=0.8, evidence={"repro": "R1", "output": "/score", "seeds": [0, 1]},
                        check={"op": "approx", "abs_tol": 0.05, "samples": {"min_seeds": 3}})
-        root = build(make_root, manifest_document(claims=[seeded], repros=[repro("R1", "seeded", center=0.8, spread=0.0)]))
+        root = build(make_root, manifest_document(claims=[seeded], repros=[repro("R1", "seeded", center=0.8, spread=0.001)]))
         status, out, _ = run(capsys, root, "claim", "demo-paper/C1", "--backend", "process")
         assert (status, out) == (3, "Inconclusive (Gate 2): unsealed empirical repro: 3 seeds needed, 2 given\n")
         assert len(Ledger.open(root.path / ".verify").runs_for("demo-paper")) == 2
@@ -285,22 +288,33 @@ class TestClaimKinds:
         root = build(make_root, manifest_document(claims=[seeded], repros=[repro("R1", "seeded", center=0.5, spread=0.1)]))
         status, verdict = run_json(capsys, root, "claim", "demo-paper/C1", "--backend", "process")
         assert (status, verdict["status"]) == (3, "inconclusive")
-        lo, hi = verdict["check"]["interval"]
-        assert lo < 0.5 < hi
+        assert verdict["interval"]["low"] < 0.5 < verdict["interval"]["high"]
         assert "straddles 0.5 (reported)" in verdict["reason"]
 
-    def test_restated_param_is_flagged(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_restated_param_is_transcribed(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
         copied = claim(value=5e-05, output="/learning_rate")
         root = build(make_root, manifest_document(claims=[copied], repros=[repro("R1", "restate", lr=5e-05)]))
         status, verdict = run_json(capsys, root, "claim", "demo-paper/C1", "--backend", "process")
-        assert (status, verdict["status"], verdict["flags"]) == (0, "verified", ["restates-param"])
-        assert verdict["reason"] == ("unsealed empirical repro: computed 5e-05 matches expected 5e-05 (tolerance=5.0%) "
-                                     "(the computed value restates a configured parameter of the repro)")
+        assert (status, verdict["status"], verdict["flags"]) == (0, "verified", ["transcribed"])
+        assert verdict["reason"] == ("unsealed empirical repro: computed 5e-05 matches expected 5e-05 (tolerance=5.0%); "
+                                     "transcribed: 5e-05 appears verbatim in the repro's params")
+        assert verdict["line"].startswith("Verified (Gate 2, transcribed): ")
+        assert verdict["evidence"] == "transcribed"
+        assert verdict["transcription"] == {"value": 5e-05, "file": "manifest.yaml", "where": "params"}
+
+    def test_value_read_back_from_an_input_is_transcribed(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+        root = make_root(seal=False)
+        (root.path / "data" / "x.tsv").write_text("name\tlearning_rate\nmbert\t5e-5\n")
+        seal_manifest(root, "demo-paper")
+        status, verdict = run_json(capsys, root, "claim", "demo-paper/C1", "--backend", "process")
+        assert (status, verdict["evidence"]) == (0, "transcribed")
+        assert verdict["transcription"] == {"value": 5e-05, "file": "data/x.tsv", "where": "input"}
+        assert verdict["reason"].endswith("; transcribed: 5e-05 appears verbatim in data/x.tsv")
 
     def test_derived_value_is_not_flagged(self, make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
         root = make_root()
         _, verdict = run_json(capsys, root, "claim", "demo-paper/C1", "--backend", "process")
-        assert verdict["flags"] == []
+        assert (verdict["flags"], verdict["evidence"], verdict["transcription"]) == ([], "reproduced", None)
 
 
 class TestPaper:

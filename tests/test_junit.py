@@ -113,10 +113,11 @@ class TestSummary:
         assert "Runs: 2 executed, 0 from the cache." in lines
         assert "## mixed: Refuted" in lines
         rows = [line for line in lines if line.startswith("| mixed/")]
-        assert [row.split(" | ")[:3] for row in rows] == [
-            ["| mixed/C1", "verified", "2"], ["| mixed/C2", "refuted", "2"], ["| mixed/C3", "inconclusive", "2"],
-            ["| mixed/C4", "unverified", "2"], ["| mixed/D1", "unverified", "1"],
+        assert [row.split(" | ")[:4] for row in rows] == [
+            ["| mixed/C1", "verified", "2", "reproduced"], ["| mixed/C2", "refuted", "2", "none"],
+            ["| mixed/C3", "inconclusive", "2", "none"], ["| mixed/C4", "unverified", "2", "none"],
+            ["| mixed/D1", "unverified", "1", "none"],
         ]
-        assert all(row.endswith(" |") and row.count(" | ") == 3 for row in rows)  # no stray pipes from reasons
+        assert all(row.endswith(" |") and row.count(" | ") == 4 for row in rows)  # no stray pipes from reasons
         _, _, again = ci(root, tmp_path)
         assert "Runs: 1 executed, 1 from the cache." in again.splitlines()  # the crash is tried again

@@ -131,3 +131,16 @@ class TestPolicyDigest:
         assert outcome.quality is not None
         assert outcome.quality.verification_level == "L1"
         assert outcome.quality.tier == "UNASSESSED"
+
+
+class TestEvidenceStrength:
+    def test_transcribed_and_uninformative_claims_do_not_count_as_direct_evidence(self) -> None:
+        manifest = paper(formula_claim("C1"), formula_claim("C2"))
+        both = verdicts({"C1": "verified", "C2": "verified"})
+        assert assess(manifest, both).dimensions["evidence_strength"] == "HIGH"
+        copied = both | {"C2": both["C2"].model_copy(update={"evidence": "transcribed"})}
+        assert assess(manifest, copied).dimensions["evidence_strength"] == "MEDIUM"
+        null = {cid: v.model_copy(update={"informative": False}) for cid, v in both.items()}
+        assert assess(manifest, null).dimensions["evidence_strength"] == "LOW"
+        # The policy file, and so every verdict's policy digest, is unchanged.
+        assert load_policy().digest == "sha256:" + hashlib.sha256(POLICY_FILE.read_bytes()).hexdigest()

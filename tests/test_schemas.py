@@ -163,3 +163,14 @@ def test_baseline_names_a_known_repro() -> None:
                             claims=[_v12_claim(baseline={"repro": "R9", "output": "/x"})])
     with pytest.raises(ValidationError, match=re.escape("claims[0].baseline.repro: unknown repro 'R9'")):
         models.PaperManifest.model_validate(doc)
+
+
+def test_bca_with_fewer_than_ten_seeds_is_refused_at_intake() -> None:
+    from pydantic import ValidationError
+
+    claim = _v12_claim()
+    claim["check"]["samples"]["interval"] = "bca"
+    with pytest.raises(ValidationError, match=re.escape("check.samples.interval: bca needs at least 10 seeds, evidence.seeds lists 4")):
+        models.PaperManifest.model_validate(manifest_document(contract="paper-manifest-v1.2", claims=[claim]))
+    claim["evidence"]["seeds"] = list(range(10))
+    models.PaperManifest.model_validate(manifest_document(contract="paper-manifest-v1.2", claims=[claim]))

@@ -14,8 +14,14 @@ resolved by the caller and passed as `reference`):
 * `lt`, `le`, `gt`, `ge`: `computed <op> reference + margin`;
 * `between`: `low <= computed <= high` (no reference);
 * `trend`: the computed value is a series, one value per element of
-  `check.x`; it passes when Spearman's rho with `x` has the sign of
-  `direction` and `|rho| >= min_rho`. A flat series has no direction: fail.
+  `check.x` (with `samples`, one series per seed). An exact permutation test
+  of the order (Page's test across seeds; for one series, all `n!` orders)
+  must give a one-sided p-value below `1 - confidence` (0.95 without
+  `samples`) and the (mean) Spearman rho must have the sign of `direction`
+  and `|rho| >= min_rho`. An experiment too small to reach that p-value
+  (3 points on one seed: at best p = 1/6) is inconclusive, whatever its
+  order; a significant order the other way, or a significant but weaker
+  rho than `min_rho`, is a fail; a flat series has no direction: fail.
 
 Values that are not numbers:
 
@@ -27,9 +33,11 @@ Values that are not numbers:
 
 Multi-seed claims (`check.samples`): the computed value is a list of per-seed
 values (and the reference may be the other arm's list). The statistic's
-percentile bootstrap interval must lie entirely in the passing region to
-pass, entirely outside it to fail; an interval that straddles an edge, or
-fewer than `min_seeds` samples, is inconclusive.
+interval (`stats.interval`: Student-t, paired t or Welch for a mean, the
+exact order-statistic interval for a median, BCa on request) must lie
+entirely in the passing region to pass (for `approx`: entirely within the
+tolerance), entirely outside it to fail; an interval that straddles an
+edge, or fewer than `min_seeds` samples, is inconclusive.
 """
 
 from __future__ import annotations
@@ -46,6 +54,9 @@ if TYPE_CHECKING:  # only annotations: re-judging needs no pydantic import of it
     from verifier.models import Check, Reported
 
 Outcome = Literal["pass", "fail", "inconclusive"]
+
+DEFAULT_CONFIDENCE = 0.95
+"""Confidence of a single-series trend's order test (a check without `samples`)."""
 
 
 class _Missing:
@@ -72,8 +83,9 @@ class CheckResult:
     expected: Any
     computed: Any
     tolerance: str | None
-    interval: tuple[float, float] | None = None
+    interval: stats.Interval | None = None
     statistic: float | None = None
+    p_value: float | None = None  # trend claims: the order test's one-sided p-value
 
     @property
     def passed(self) -> bool:
@@ -99,8 +111,8 @@ def validate_check(check: Check, reported: Reported | None, *, has_reference: bo
 
     Raises `IntakeError` (field `check...`) if a check compares with a
     reported value that is absent, combines fields that do not go together
-    (trend with samples, between or trend with `against`, precision with
-    `against`), or has a constant `x`.
+    (between or trend with `against`, precision with `against`), or has a
+    constant `x`.
     """
     op = check.op
     has_value = reported is not None and reported.value is not None
@@ -116,11 +128,6 @@ def validate_check(check: Check, reported: Reported | None, *, has_reference: bo
             "precision: true derives the tolerance from reported.value/text, "
             "so it needs a reported value and no 'against'",
             field="check.precision",
-        )
-    if op == "trend" and check.samples is not None:
-        raise IntakeError(
-            "op 'trend' judges one series; multi-seed trends (samples) are not supported",
-            field="check.samples",
         )
     if op == "trend" and check.x is not None and len(set(check.x)) < 2:
         raise IntakeError("trend x values are all equal: there is no direction", field="check.x")
@@ -363,6 +370,7 @@ def compare(
     computed: Any,
     reference: Any | None = None,
     output: str | None = None,
+    paired: bool = False,
 ) -> CheckResult:
     """Judge a computed value against the reference under a check.
 
@@ -370,7 +378,9 @@ def compare(
     claims: the other arm's computed value, a number or, for multi-seed
     claims, a list of samples). `output` is the JSON Pointer the value was
     read from, named in reasons (`computed value at /x is a string, ...`).
-    Pass `MISSING` when the pointer resolves to nothing.
+    Pass `MISSING` when the pointer resolves to nothing. `paired`: the two
+    arms' samples come from the same runs, seed by seed (a paired interval of
+    their differences instead of Welch's).
 
     Raises `IntakeError` only if the check itself cannot be applied
     (`validate_check`); any computed value gives a `CheckResult`.
@@ -380,7 +390,7 @@ def compare(
     if check.op == "trend":
         return _compare_trend(check, computed, label)
     if check.samples is not None:
-        return _compare_samples(check, reported, computed, reference, label)
+        return _compare_samples(check, reported, computed, reference, label, paired)
     return _compare_scalar(check, reported, computed, reference, label)
 
 
@@ -448,30 +458,72 @@ def _verdict_phrase(check: Check, ok: bool, target: str, tol_text: str | None) -
 
 
 def _compare_trend(check: Check, computed: Any, label: str) -> CheckResult:
+    """An exact permutation test of the order (Page's test across seeds), then the rho bar."""
     assert check.x is not None and check.direction is not None  # models.Check ensures it
     expected = {"direction": check.direction, "min_rho": check.min_rho}
-    series = _read_series(computed, f"{label} (series)")
-    if isinstance(series, _Bad):
-        return CheckResult(series.outcome, series.why, expected, computed, None)
-    if len(series) != len(check.x):
-        why = f"series has {len(series)} values for {len(check.x)} x values"
-        return CheckResult("inconclusive", why, expected, computed, None)
-    rho = stats.spearman(check.x, series)
-    if rho is None:
-        why = "series is flat: it has no direction (Spearman rho undefined)"
-        return CheckResult("fail", why, expected, computed, None)
+    multi = check.samples is not None
+    confidence = check.samples.confidence if check.samples is not None else DEFAULT_CONFIDENCE
+    alpha = 1 - confidence
+    rows = _read_trend_rows(check, computed, label)
+    if isinstance(rows, _Bad):
+        return CheckResult(rows.outcome, rows.why, expected, computed, None)
+    test = stats.trend_test(check.x, rows, check.direction)
     sign = 1.0 if check.direction == "increasing" else -1.0
     verb = "rises" if sign > 0 else "falls"
-    moves = "rises" if rho > 0 else "falls"
-    ok = rho * sign > 0 and abs(rho) >= check.min_rho
+    other_verb = "falls" if sign > 0 else "rises"
+    over = f" over {len(rows)} seeds" if multi else ""
+    rho_name = "mean Spearman rho" if multi else "Spearman rho"
+    size = f"{len(check.x)} points on {len(rows)} seed{'s' if len(rows) != 1 else ''}"
+    p_text = f"{test.method} p={fmt(test.p_value)}"
+    if test.rho is None:
+        why = "series is flat: it has no direction (Spearman rho undefined)"
+        return CheckResult("fail", why, expected, computed, None, statistic=None, p_value=test.p_value)
+    rho = max(-1.0, min(1.0, round(test.rho, 12)))
+    if test.smallest_p >= alpha:
+        why = (f"{size} cannot reach p < {fmt(alpha)}: the smallest p an exact test of their order can give "
+               f"is {fmt(test.smallest_p)} (series {verb if rho * sign > 0 else other_verb} with x, {rho_name}={fmt(rho)}); "
+               "more seeds or more points are needed")
+        return CheckResult("inconclusive", why, expected, computed, None, statistic=rho, p_value=test.p_value)
+    if test.p_opposite < alpha:
+        why = (f"series {other_verb} with x{over}, the claim says it {verb} "
+               f"({test.method} p={fmt(test.p_opposite)} for a {'fall' if sign > 0 else 'rise'}; {rho_name}={fmt(rho)})")
+        return CheckResult("fail", why, expected, computed, None, statistic=rho, p_value=test.p_value)
+    if test.p_value >= alpha:
+        why = (f"the order of the series{over} is not significant: {p_text} >= {fmt(alpha)} "
+               f"({rho_name}={fmt(rho)})")
+        return CheckResult("inconclusive", why, expected, computed, None, statistic=rho, p_value=test.p_value)
+    if rho * sign < check.min_rho:
+        why = (f"series {verb} with x{over} too weakly ({p_text} < {fmt(alpha)}, but {rho_name}={fmt(rho)}, "
+               f"needs |rho| >= {fmt(check.min_rho)})")
+        return CheckResult("fail", why, expected, computed, None, statistic=rho, p_value=test.p_value)
     bound = fmt(sign * check.min_rho)
-    if ok:
-        why = f"series {verb} with x (Spearman rho={fmt(rho)} {'>=' if sign > 0 else '<='} {bound})"
-    elif rho * sign > 0:
-        why = f"series {verb} with x too weakly (Spearman rho={fmt(rho)}, needs |rho| >= {fmt(check.min_rho)})"
+    why = (f"series {verb} with x{over} ({p_text} < {fmt(alpha)}; "
+           f"{rho_name}={fmt(rho)} {'>=' if sign > 0 else '<='} {bound})")
+    return CheckResult("pass", why, expected, computed, None, statistic=rho, p_value=test.p_value)
+
+
+def _read_trend_rows(check: Check, computed: Any, label: str) -> list[list[float]] | _Bad:
+    """The series to test: one (no samples), or one per seed, each as long as `x`."""
+    assert check.x is not None
+    if check.samples is None:
+        series = _read_series(computed, f"{label} (series)")
+        rows = [series] if not isinstance(series, _Bad) else series
     else:
-        why = f"series {moves} with x, the claim says it {verb} (Spearman rho={fmt(rho)})"
-    return CheckResult("pass" if ok else "fail", why, expected, computed, None, statistic=rho)
+        if not isinstance(computed, list | tuple):
+            return _Bad("inconclusive", f"{label} (samples) is {_kind(computed).replace(', not a number', '')}, not a list of series")
+        read = [_read_series(item, f"{label} (samples)[{i}]") for i, item in enumerate(computed)]
+        bad = [r for r in read if isinstance(r, _Bad)]
+        if bad:
+            return next((b for b in bad if b.outcome == "inconclusive"), bad[0])
+        rows = [r for r in read if not isinstance(r, _Bad)]
+        if len(rows) < check.samples.min_seeds:
+            return _Bad("inconclusive", f"{check.samples.min_seeds} seeds needed, {len(rows)} given")
+    if isinstance(rows, _Bad):
+        return rows
+    for row in rows:
+        if len(row) != len(check.x):
+            return _Bad("inconclusive", f"series has {len(row)} values for {len(check.x)} x values")
+    return rows
 
 
 @dataclass(frozen=True)
@@ -509,7 +561,7 @@ def _read_arms(
 
 
 def _compare_samples(
-    check: Check, reported: Reported | None, computed: Any, reference: Any, label: str
+    check: Check, reported: Reported | None, computed: Any, reference: Any, label: str, paired: bool
 ) -> CheckResult:
     assert check.samples is not None
     spec = check.samples
@@ -522,39 +574,43 @@ def _compare_samples(
     arms = _read_arms(check, reported, computed, reference, label)
     if isinstance(arms, _Bad):
         return CheckResult(arms.outcome, arms.why, expected, computed, tol_text)
-    stat = stats.STATISTIC_FOR_NAME[spec.statistic]
-    value = stat(arms.values)
-    tol_ref = arms.reference
+    paired = paired and arms.other is not None and len(arms.other) == len(arms.values)
+    try:
+        ci = stats.interval(arms.values, other=arms.other, paired=paired, statistic=spec.statistic,
+                            confidence=spec.confidence, method=spec.interval, resamples=spec.resamples)
+    except ValueError as e:  # BCa with too few samples, two independent medians without BCa
+        return CheckResult("inconclusive", f"no interval: {e}", expected, computed, tol_text)
+    value, lo, hi = ci.estimate, ci.low, ci.high
     head = f"{spec.statistic} {fmt(value)} over {len(arms.values)} seeds"
+    tol_ref = arms.reference
     if arms.other is not None:
-        tol_ref = stat(arms.other)
-        value -= tol_ref
-        head = f"{spec.statistic} difference {fmt(value)} over {len(arms.values)} vs {len(arms.other)} seeds"
-    lo, hi = stats.bootstrap_ci(
-        arms.values,
-        other=arms.other,
-        statistic=spec.statistic,
-        confidence=spec.confidence,
-        resamples=spec.resamples,
-    )
+        tol_ref = stats.STATISTIC_FOR_NAME[spec.statistic](arms.other)
+        what = "paired difference" if paired else "difference"
+        head = f"{spec.statistic} {what} {fmt(value)} over {len(arms.values)} vs {len(arms.other)} seeds"
     tol = tolerance_of(check, reported, reference=tol_ref) if check.op in ("approx", "eq") else 0.0
     region = _region(check, arms.reference, tol)
     target = _sample_target(check, arms)
-    ci = f"{fmt(spec.confidence * 100)}% CI [{fmt(lo)}, {fmt(hi)}]"
+    ci_text = interval_text(ci)
     if region.contains(lo) and region.contains(hi):
         outcome: Outcome = "pass"
-        reason = f"{head} ({ci}) {_verdict_phrase(check, True, target, tol_text)}"
+        reason = f"{head}, {ci_text} {_verdict_phrase(check, True, target, tol_text)}"
     elif region.disjoint(lo, hi):
         outcome = "fail"
-        reason = f"{head} ({ci}) {_verdict_phrase(check, False, target, tol_text)}"
+        reason = f"{head}, {ci_text} {_verdict_phrase(check, False, target, tol_text)}"
     else:
         outcome = "inconclusive"
-        reason = (
-            f"{head}: {ci} straddles {_edge_text(check, region, lo, hi, target, tol, tol_text)}"
-        )
-    return CheckResult(
-        outcome, reason, expected, computed, tol_text, interval=(lo, hi), statistic=value
-    )
+        reason = f"{head}: {ci_text} straddles {_edge_text(check, region, lo, hi, target, tol, tol_text)}"
+    return CheckResult(outcome, reason, expected, computed, tol_text, interval=ci, statistic=value)
+
+
+_METHOD_NAME = {"t": "t-interval", "paired-t": "paired t-interval", "welch": "Welch interval",
+                "bca": "BCa interval", "order-statistic": "order-statistic interval"}
+
+
+def interval_text(ci: stats.Interval) -> str:
+    """`95% t-interval [0.01803, 0.04412]`: bounds to 4 significant digits (the verdict JSON has them in full)."""
+    low, high = format(ci.low, ".4g"), format(ci.high, ".4g")
+    return f"{fmt(ci.confidence * 100)}% {_METHOD_NAME.get(ci.method, ci.method)} [{low}, {high}]"
 
 
 def _sample_target(check: Check, arms: _Arms) -> str:

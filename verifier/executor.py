@@ -4,7 +4,9 @@
 `verify ci`:
 
 1. Gate 0 for every paper named (a bad manifest is reported, not fatal to the others);
-2. plan the runs every selected claim needs, once per (paper, repro, seed);
+2. plan the runs every selected claim needs, once per (paper, repro, seed):
+   its evidence, its other arm and its baseline, on the manifest's seeds or,
+   under `--replicate` (`Options.nonce`), on fresh seeds;
 3. look their run keys up in the ledger; run the rest in the sandbox, `jobs` at a time;
 4. judge every claim from the runs, record the verdicts in the ledger;
 5. aggregate per paper, with the quality assessment.
@@ -31,6 +33,7 @@ from verifier.ledger import Ledger
 from verifier.models import Claim, Verdict
 from verifier.quality import Quality, assess
 from verifier.runs import ObtainedRun, Runner, RunPlan
+from verifier.transcription import NumberIndex
 
 
 class Observer(Protocol):
@@ -65,6 +68,7 @@ class Options:
     jobs: int = 1
     tier: str = "smoke"
     strict: bool = False
+    nonce: str | None = None  # --replicate: multi-seed claims are judged on fresh seeds derived from it
     executor: str = "local"  # a name of verifier.executors.EXECUTOR_FOR_NAME
     cluster: ClusterOptions | None = None  # --ray-address and friends
 
@@ -90,6 +94,7 @@ class Session:
     papers: list[PaperOutcome]
     runs_executed: int = 0
     runs_cached: int = 0
+    nonce: str | None = None  # the replication nonce, if any
 
     def verdicts(self) -> list[Verdict]:
         return [v for p in self.papers for v in p.verdicts]
@@ -119,6 +124,7 @@ class Session:
                 for p in self.papers
             ],
             "runs": {"executed": self.runs_executed, "cached": self.runs_cached},
+            "replication": {"nonce": self.nonce} if self.nonce is not None else None,
         }
 
 
@@ -150,11 +156,12 @@ def verify_claims(
         plans: dict[tuple[str, str, int], RunPlan] = {}
         for o in outcomes:
             for claim in chosen.get(o.paper, []):
-                for plan in plans_for(o.intake.manifest, claim, tier=options.tier):  # type: ignore[arg-type]
+                for plan in plans_for(o.intake.manifest, claim, tier=options.tier, nonce=options.nonce):  # type: ignore[arg-type]
                     plans.setdefault((plan.paper, plan.repro.id, plan.seed), plan)
         # (3): obtain the runs
         obtained, executed, cached = _obtain(options, ledger, list(plans.values()), observer)
         # (4): judge and record
+        numbers = NumberIndex(options.home)  # the transcription flag's indexes, one set per session
         for o in outcomes:
             manifest = o.intake.manifest
             if manifest is None:
@@ -162,7 +169,8 @@ def verify_claims(
             runs: dict[RunKey, ObtainedRun] = {
                 (repro, seed): run for (paper, repro, seed), run in obtained.runs.items() if paper == o.paper
             }
-            judge = ClaimJudge(manifest, tier=options.tier, backend=obtained.backend)
+            judge = ClaimJudge(manifest, tier=options.tier, backend=obtained.backend, nonce=options.nonce,
+                               numbers=numbers)
             o.verdicts = [judge.judge(claim, runs) for claim in chosen[o.paper]]
             # (5): the paper
             by_id = {v.claim.split("/", 1)[1]: v for v in o.verdicts}
@@ -171,7 +179,7 @@ def verify_claims(
         ledger.add_verdicts(v for o in outcomes for v in o.verdicts)
         # Signed only once recorded; a home without a key pays one stat (verifier.attest_store).
         record_attestations(ledger, outcomes, options.home)
-    return Session(outcomes, runs_executed=executed, runs_cached=cached)
+    return Session(outcomes, runs_executed=executed, runs_cached=cached, nonce=options.nonce)
 
 
 @dataclass

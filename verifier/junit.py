@@ -30,6 +30,12 @@ def junit_xml(session: Session, *, strict: bool) -> bytes:
                                  time=f"{verdict.run.duration_s or 0:.3f}" if verdict.run else "0")
             counts["tests"] += 1
             text = line(verdict)
+            props = ET.SubElement(case, "properties")  # how strong the evidence is (paper-manifest-v1.2)
+            ET.SubElement(props, "property", name="evidence", value=verdict.evidence)
+            if verdict.informative is not None:
+                ET.SubElement(props, "property", name="informative", value=str(verdict.informative).lower())
+            if verdict.replication is not None:
+                ET.SubElement(props, "property", name="replication_nonce", value=verdict.replication.nonce)
             if verdict.status == "refuted" or (strict and verdict.status == "unverified" and verdict.checkable):
                 ET.SubElement(case, "failure", message=text, type=verdict.status).text = text
                 counts["failures"] += 1
@@ -51,6 +57,8 @@ def summary_markdown(session: Session) -> str:
     """A short Markdown summary: one table row per claim, per paper."""
     out = ["# Verification summary", ""]
     out.append(f"Runs: {session.runs_executed} executed, {session.runs_cached} from the cache.")
+    if session.nonce is not None:
+        out.append(f"Replication nonce: `{session.nonce}` (multi-seed claims judged on fresh seeds).")
     out.append("")
     for paper in session.papers:
         status = paper.verdict.status if paper.verdict else f"invalid: {paper.intake.error}"
@@ -59,9 +67,10 @@ def summary_markdown(session: Session) -> str:
             dims = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in paper.quality.dimensions.items())
             out += [f"Verification level {paper.quality.verification_level}; tier {paper.quality.tier}; {dims}.", ""]
         if paper.verdicts:
-            out += ["| claim | status | gate | reason |", "| --- | --- | --- | --- |"]
+            out += ["| claim | status | gate | evidence | reason |", "| --- | --- | --- | --- | --- |"]
             for v in paper.verdicts:
-                out.append(f"| {v.claim} | {v.status} | {v.gate} | {v.reason.replace('|', '/')} |")
+                evidence = v.evidence + (", uninformative" if v.informative is False else "")
+                out.append(f"| {v.claim} | {v.status} | {v.gate} | {evidence} | {v.reason.replace('|', '/')} |")
             out.append("")
     return "\n".join(out)
 

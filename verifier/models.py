@@ -222,6 +222,10 @@ class Claim(Document):
             raise ValueError("evidence.seeds needs check.samples to say how the seeds are judged")
         if self.baseline is not None and (self.evidence is None or self.check is None):
             raise ValueError("baseline: a baseline runs the claim's check, so the claim needs evidence and a check")
+        samples = self.check.samples if self.check is not None else None
+        if samples is not None and samples.interval == "bca" and self.evidence is not None and self.evidence.seeds \
+                and len(self.evidence.seeds) < 10:
+            raise ValueError(f"check.samples.interval: bca needs at least 10 seeds, evidence.seeds lists {len(self.evidence.seeds)}")
         if self.replicate is not None and (self.evidence is None or not self.evidence.seeds):
             raise ValueError("replicate: only a multi-seed claim (evidence.seeds) can be replicated on fresh seeds")
         return self
@@ -508,7 +512,7 @@ class Verdict(Document):
     interval: IntervalInfo | None = Field(default=None, description="The interval judged (multi-seed claims), else null.")
     baseline: BaselineInfo | None = Field(default=None, description="The null model under the same check, or null.")
     informative: StrictBool | None = Field(
-        default=None, description="False when the baseline satisfies the check too; null with no baseline."
+        default=None, description="False when the baseline satisfies the check too; null with no baseline, or when the baseline gave no value to judge."
     )
     seeds: list[StrictInt] = Field(default_factory=list, description="The seeds judged (the claim's arm).")
     replication: Replication | None = Field(default=None, description="Fresh-seed replication (`--replicate`), or null.")

@@ -68,7 +68,7 @@ def assess(manifest: PaperManifest, verdicts: dict[str, Verdict]) -> Quality:
     checkable = [c for c in manifest.claims if is_checkable(c)]
     verified = [c for c in checkable if _status(verdicts, c) == "verified"]
     dimensions: dict[str, Level] = {
-        "evidence_strength": _evidence(checkable, verified),
+        "evidence_strength": _evidence(checkable, [c for c in verified if _direct(verdicts[c.id])]),
         "citation_grounding": _grounding(manifest.claims),
         "uncertainty_disclosure": _uncertainty(manifest.claims, verdicts),
         "reproducibility_status": _reproducibility(checkable, verdicts),
@@ -94,6 +94,17 @@ def verification_level(claims: list[Claim]) -> str:
 def _status(verdicts: dict[str, Verdict], claim: Claim) -> str | None:
     verdict = verdicts.get(claim.id)
     return verdict.status if verdict is not None else None
+
+
+def _direct(verdict: Verdict) -> bool:
+    """A verified claim whose evidence supports it directly: not transcribed, not uninformative.
+
+    The policy's evidence_strength counts claims "verified in a sealed
+    sandbox or by proof"; a value read back from the repro's inputs, or a check
+    the null model passes too, verifies nothing about the claim, so those are
+    left out of the count (paper_verdict's `transcribed` and `uninformative`).
+    """
+    return verdict.evidence != "transcribed" and verdict.informative is not False
 
 
 def _evidence(checkable: list[Claim], verified: list[Claim]) -> Level:

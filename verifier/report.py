@@ -106,6 +106,12 @@ class ClaimRecord:
     runs: list[RunInfo]
     logs: list[Link]
     attestations: list[Link]
+    evidence: str = "none"  # transcribed | replicated | reproduced | none (verdict.evidence)
+    strength: str | None = None  # the evidence in words: "replicated on 4 fresh seeds (nonce ...)"
+    interval: dict[str, Any] | None = None  # verdict.interval
+    baseline: dict[str, Any] | None = None  # verdict.baseline, with the output it read
+    informative: bool | None = None
+    figure: dict[str, Any] | None = None  # per-seed values, interval, thresholds, baseline (seed_plot)
 
 
 @dataclass(frozen=True)
@@ -326,7 +332,127 @@ def _claim_record(
         runs=[_run_info(r, cached=bool(verdict and verdict.cached)) for r in records],
         logs=[link for r in records for link in _logs(r, home, store)],
         attestations=_attestations(home, verdict),
+        evidence=verdict.evidence if verdict else "none",
+        strength=evidence_text(verdict) if verdict else None,
+        interval=verdict.interval.model_dump(mode="json") if verdict and verdict.interval else None,
+        baseline=(verdict.baseline.model_dump(mode="json") | {"output": claim.baseline.output if claim.baseline else None})
+        if verdict and verdict.baseline else None,
+        informative=verdict.informative if verdict else None,
+        figure=figure_data(claim, verdict),
     )
+
+
+def evidence_text(verdict: Verdict) -> str:
+    """How strong the evidence is, in words (the verdict's `evidence`, `replication`, `transcription`)."""
+    if verdict.evidence == "transcribed" and verdict.transcription is not None:
+        t = verdict.transcription
+        where = "the repro's params" if t.where == "params" else t.file
+        return f"transcribed: {_num(t.value)} appears verbatim in {where}"
+    if verdict.replication is not None:
+        seeds = len(verdict.replication.seeds)
+        held = "replicated on" if verdict.evidence == "replicated" else "judged on"
+        return f"{held} {seeds} fresh seeds (nonce {verdict.replication.nonce})"
+    if verdict.evidence == "reproduced":
+        return f"reproduced on the manifest's {len(verdict.seeds)} seeds" if verdict.seeds else "reproduced"
+    return "none"
+
+
+def interval_words(interval: Mapping[str, Any] | None) -> str | None:
+    """`95% t-interval [0.01803, 0.04412] of the mean, n=4`."""
+    if not interval:
+        return None
+    names = {"t": "t-interval", "paired-t": "paired t-interval", "welch": "Welch interval", "bca": "BCa interval",
+             "order-statistic": "order-statistic interval"}
+    low = "-inf" if interval.get("low") is None else format(interval["low"], ".4g")
+    high = "inf" if interval.get("high") is None else format(interval["high"], ".4g")
+    n = f"n={interval['n']}" + (f" vs {interval['n_other']}" if interval.get("n_other") else "")
+    return f"{_num(interval['confidence'] * 100)}% {names.get(interval['method'], interval['method'])} [{low}, {high}], {n}"
+
+
+def baseline_words(baseline: Mapping[str, Any] | None, informative: bool | None) -> str | None:
+    """`fails (/gap_untrained): 95% t-interval [...]; the claim is informative`."""
+    if not baseline:
+        return None
+    said = {"pass": "passes the check too", "fail": "fails the check", "inconclusive": "does not satisfy the check"}
+    text = f"{baseline.get('output') or 'baseline'} {said.get(baseline['status'], baseline['status'])}"
+    shown = interval_words(baseline.get("interval")) or (_value(baseline.get("computed")) if baseline.get("computed") is not None else None)
+    if shown:
+        text += f" ({shown})"
+    verdict = {True: "the claim is informative", False: "the claim is uninformative", None: "informativeness unknown"}
+    return f"{text}; {verdict[informative]}"
+
+
+def figure_data(claim: Claim, verdict: Verdict | None) -> dict[str, Any] | None:
+    """What the site's per-seed figure draws, for a multi-seed claim judged by an interval; else None.
+
+    One arm: each seed's value, the interval of the statistic and the
+    check's edges. Two arms from the same runs: each seed's difference.
+    The baseline's values and interval, when it has them.
+    """
+    if verdict is None or verdict.interval is None or claim.check is None or not isinstance(verdict.computed, list):
+        return None
+    values = _floats(verdict.computed)
+    expected = verdict.expected
+    two_arms = isinstance(expected, list)
+    if values is None:
+        return None
+    label = "per-seed value"
+    if two_arms:
+        other = _floats(expected)
+        if other is None or len(other) != len(values) or verdict.interval.method != "paired-t":
+            values_shown: list[float] = []  # independent arms: no per-seed pairing to draw
+        else:
+            values_shown = [a - b for a, b in zip(values, other, strict=True)]
+        label = "per-seed difference (this arm minus the other)"
+    else:
+        values_shown = values
+    edges = _edges(claim, expected, two_arms)
+    base = verdict.baseline
+    base_values = _floats(base.computed) if base is not None and isinstance(base.computed, list) else None
+    if two_arms and base_values is not None:
+        other = _floats(expected)
+        base_values = [a - b for a, b in zip(base_values, other or [], strict=False)] if other and len(other) == len(base_values) else None
+    return {
+        "label": label,
+        "values": values_shown,
+        "estimate": verdict.interval.estimate,
+        "low": verdict.interval.low,
+        "high": verdict.interval.high,
+        "edges": edges,
+        "baseline_values": base_values or [],
+        "baseline_interval": base is not None and base.interval is not None,
+        "baseline_low": base.interval.low if base is not None and base.interval is not None else None,
+        "baseline_high": base.interval.high if base is not None and base.interval is not None else None,
+        "status": verdict.status,
+    }
+
+
+def _floats(value: Any) -> list[float] | None:
+    if not isinstance(value, list) or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return None
+    return [float(v) for v in value]
+
+
+def _edges(claim: Claim, expected: Any, two_arms: bool) -> list[float]:
+    """The finite edges of the check's passing region (thresholds the figure draws)."""
+    from verifier.check import tolerance_of
+
+    check = claim.check
+    assert check is not None
+    if check.op == "between":
+        return [v for v in (check.low, check.high) if v is not None]
+    reference = 0.0 if two_arms else expected
+    if not isinstance(reference, int | float) or isinstance(reference, bool):
+        return []
+    if check.op in ("approx", "eq"):
+        try:
+            tol = tolerance_of(check, claim.reported, reference=float(reference))
+        except ValueError:
+            return []
+        return [float(reference) - tol, float(reference) + tol]
+    if check.op in ("lt", "le", "gt", "ge"):
+        return [float(reference) + check.margin]
+    return []
 
 
 def _reported(claim: Claim) -> str | None:
@@ -343,7 +469,8 @@ def describe_check(check: Check) -> str:
     if check.op == "between":
         text = f"between {_num(check.low)} and {_num(check.high)}"
     elif check.op == "trend":
-        text = f"trend {check.direction}, |Spearman rho| >= {_num(check.min_rho)}"
+        alpha = 1 - (check.samples.confidence if check.samples is not None else 0.95)
+        text = f"trend {check.direction}, exact order test p < {_num(round(alpha, 12))}, |Spearman rho| >= {_num(check.min_rho)}"
     else:
         text = check.op
     parts = [text]
@@ -358,7 +485,8 @@ def describe_check(check: Check) -> str:
     if check.against is not None:
         parts.append(f"against {check.against.repro}{check.against.output}")
     if check.samples is not None:
-        parts.append(f"{check.samples.statistic} over >= {check.samples.min_seeds} seeds, {_num(check.samples.confidence * 100)}% CI")
+        method = {"t": "t-interval", "bca": "BCa interval"}[check.samples.interval]
+        parts.append(f"{check.samples.statistic} over >= {check.samples.min_seeds} seeds, {_num(check.samples.confidence * 100)}% {method}")
     return ", ".join(parts)
 
 
@@ -547,7 +675,9 @@ class MarkdownReporter(Reporter):
         if c.section:
             out.append(f"- **Grounding:** {_md(c.section)}" + (f': "{_md(c.quote)}"' if c.quote else ""))
         for label, value in (("Reported", c.reported), ("Computed", _value(c.computed)), ("Expected", _value(c.expected)),
-                             ("Check", c.check), ("Evaluated", c.evaluated), ("Flags", ", ".join(c.flags)), ("Note", c.note)):
+                             ("Check", c.check), ("Interval", interval_words(c.interval)),
+                             ("Baseline", baseline_words(c.baseline, c.informative)), ("Evidence", c.strength),
+                             ("Evaluated", c.evaluated), ("Flags", ", ".join(c.flags)), ("Note", c.note)):
             if value not in (None, "", "-"):
                 out.append(f"- **{label}:** {_md(str(value))}")
         for run in c.runs:
@@ -589,6 +719,7 @@ class HtmlReporter(Reporter):
     def render(self, record: PublicRecord) -> str:
         """The paper page (`templates/paper.html.j2`)."""
         from verifier.history_plot import history_svg
+        from verifier.seed_plot import seeds_svg
 
         return render_template(
             "paper.html.j2",
@@ -598,12 +729,15 @@ class HtmlReporter(Reporter):
             history_svg=history_svg(record.history, [c.id for c in record.claims]),
             badge=badge_class,
             value=_value,
+            seeds_svg=seeds_svg,
+            interval_words=interval_words,
+            baseline_words=baseline_words,
         )
 
 
 def badge_class(status: str | None) -> str:
-    """CSS class of a status badge: claim statuses and the paper's aggregate."""
-    text = (status or "").lower()
+    """CSS class of a status badge: claim statuses and the paper's aggregate (`Verified (2 uninformative)` too)."""
+    text = (status or "").lower().split(" (", 1)[0]
     if text.startswith("partially"):
         return "partial"
     return text if text in ("verified", "refuted", "inconclusive", "unverified") else "none"

@@ -41,6 +41,9 @@ COMMAND_FOR_NAME: dict[str, str] = {
     "show": "verifier.cli.report:show",
     "site": "verifier.cli.report:site",
     "schemas": "verifier.cli.schemas:schemas",
+    "export": "verifier.cli.export:export",
+    "badge": "verifier.cli.badge:badge",
+    "hook": "verifier.cli.hooks:hook",
 }
 
 

@@ -18,9 +18,28 @@ from verifier.manifests import split_claim_id
 
 
 def _options(app: AppContext, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
-             executor: ExecutorChoice = ("local", None)) -> Options:
-    return Options(root=app.root, home=app.home, backend=backend, use_cache=not no_cache, jobs=jobs, tier=tier, strict=strict,
-                   executor=executor[0], cluster=executor[1])
+             nonce: str | None = None, executor: ExecutorChoice = ("local", None)) -> Options:
+    return Options(root=app.root, home=app.home, backend=backend, use_cache=not no_cache, jobs=jobs, tier=tier,
+                   strict=strict, nonce=nonce, executor=executor[0], cluster=executor[1])
+
+
+def replicate_options(func: Any) -> Any:
+    """`--replicate` and `--replicate-nonce HEX`: judge multi-seed claims on fresh seeds."""
+    func = click.option("--replicate-nonce", "replicate_nonce", metavar="HEX",
+                        help="Replicate on the fresh seeds of this recorded nonce (8-64 hex digits), exactly.")(func)
+    return click.option("--replicate", is_flag=True,
+                        help="Judge multi-seed claims on fresh seeds derived from a new nonce, recorded in the verdict.")(func)
+
+
+def _nonce(replicate: bool, nonce: str | None) -> str | None:
+    """The replication nonce asked for: a given one (validated), a new one, or None."""
+    from verifier.replication import new_nonce, valid_nonce
+
+    if nonce is not None:
+        if not valid_nonce(nonce):
+            raise click.BadParameter("expected 8 to 64 lowercase hex digits", param_hint="--replicate-nonce")
+        return nonce
+    return new_nonce() if replicate else None
 
 
 def tier_option(func: Any) -> Any:
@@ -48,13 +67,15 @@ def _finish(session: Session, *, strict: bool) -> None:
 @no_cache_option
 @tier_option
 @strict_option
+@replicate_options
 @executor_options
 @click.pass_obj
 def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, tier: str, strict: bool,
-          executor: ExecutorChoice) -> None:
+          replicate: bool, replicate_nonce: str | None, executor: ExecutorChoice) -> None:
     """Run Gates 0-2 for one claim (PAPER_ID/CLAIM_ID) and print its verdict."""
     paper, local = split_claim_id(claim_id)
-    session = verify_claims(_options(app, backend, no_cache, 1, tier, strict, executor), [paper],
+    nonce = _nonce(replicate, replicate_nonce)
+    session = verify_claims(_options(app, backend, no_cache, 1, tier, strict, nonce, executor), [paper],
                             select=lambda _, c: c.id == local, observer=observer_for(sys.stderr))
     outcome = session.papers[0]
     if outcome.intake.ok and not outcome.verdicts:  # the manifest is valid but has no such claim
@@ -65,6 +86,8 @@ def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache:
         emit_json(outcome.verdicts[0].model_dump(mode="json"))
     else:
         click.echo(line(outcome.verdicts[0]))
+    if nonce is not None and outcome.intake.ok:
+        click.echo(f"replication nonce: {nonce} (re-run these seeds with --replicate-nonce {nonce})", err=True)
     _finish(session, strict=strict)
 
 
@@ -76,12 +99,14 @@ def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache:
 @jobs_option
 @tier_option
 @strict_option
+@replicate_options
 @executor_options
 @click.pass_obj
 def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
-          executor: ExecutorChoice) -> None:
+          replicate: bool, replicate_nonce: str | None, executor: ExecutorChoice) -> None:
     """Verify every claim of a paper, then print the paper's verdict."""
-    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict, executor), [paper_id],
+    nonce = _nonce(replicate, replicate_nonce)
+    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict, nonce, executor), [paper_id],
                             observer=observer_for(sys.stderr))
     _print_session(session, as_json=as_json)
     _finish(session, strict=strict)
@@ -94,16 +119,20 @@ def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache:
 @jobs_option
 @tier_option
 @strict_option
+@replicate_options
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here.")
 @executor_options
 @click.pass_obj
 def ci(app: AppContext, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
-       junit_path: Path | None, summary_path: Path | None, executor: ExecutorChoice) -> None:
+       replicate: bool, replicate_nonce: str | None, junit_path: Path | None, summary_path: Path | None,
+       executor: ExecutorChoice) -> None:
     """Verify every paper under manifests/ and exit with the contract's status."""
     from verifier.junit import junit_xml, summary_markdown, write
 
-    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict, executor), [], observer=observer_for(sys.stderr))
+    nonce = _nonce(replicate, replicate_nonce)
+    session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict, nonce, executor), [],
+                            observer=observer_for(sys.stderr))
     _print_session(session, as_json=as_json)
     if junit_path is not None:
         write(junit_path, junit_xml(session, strict=strict))
@@ -127,6 +156,8 @@ def _print_session(session: Session, *, as_json: bool) -> None:
             q = outcome.quality
             click.echo(f"{outcome.paper}: {outcome.verdict.status} (level {q.verification_level}, tier {q.tier})")
     click.echo(f"runs: {session.runs_executed} executed, {session.runs_cached} cached", err=True)
+    if session.nonce is not None:
+        click.echo(f"replication nonce: {session.nonce} (re-run these seeds with --replicate-nonce {session.nonce})", err=True)
 
 
 @click.command(name="list")
