@@ -8,10 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import RootFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import RootFactory
 from verifier.executors import EXECUTOR_FOR_NAME, ClusterOptions, LocalExecutor, RayExecutor
 from verifier.executors.shipping import Shipment, TransitError, pack_bundle, receive, run_shipment
 from verifier.gates import plans_for
