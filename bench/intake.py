@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from verifier.digest import file_digest, hex_of, tree_digest
 from verifier.intake import validate_papers
-from verifier.seal import sha256_file, tree_digest
 
 
 def generate(root: Path, papers: int, claims: int) -> list[Path]:
@@ -45,7 +45,7 @@ def generate(root: Path, papers: int, claims: int) -> list[Path]:
             ],
             "repros": [{"id": "R1", "bundle": f"bundles/{paper}", "seal": tree_digest(bundle),
                         "entrypoint": ["python", "-m", "pkg.run"], "params": {"n": p},
-                        "inputs": [{"path": f"data/{paper}.tsv", "sha256": sha256_file(data)}]}],
+                        "inputs": [{"path": f"data/{paper}.tsv", "sha256": hex_of(file_digest(data))}]}],
         }
         path = root / "manifests" / paper / "manifest.yaml"
         path.parent.mkdir(parents=True)

@@ -1,25 +1,29 @@
 """Benchmark: `verify ci` over 1,000 claims whose runs are all cached, against `dvc status`.
 
-Generates a root of `--papers` papers x `--claims` claims (default 100 x 10 =
-1,000 claims), each paper with one sealed formula repro that all its claims
-read, runs `verify ci` once to fill the cache, then times `verify ci` as a
-user runs it (a subprocess, `python -m verifier`, median of `--repeats`).
+Two shapes of 1,000 claims, in the same run (`--shapes`, default
+`100x10,1000x1`): 100 papers x 10 claims (100 repros), and the harder 1,000
+papers x 1 claim (1,000 repros, as many units as the 1,000 DVC stages). For
+each, it generates a root where each paper has one sealed formula repro that
+all its claims read, runs `verify ci` once to fill the cache, then times
+`verify ci` as a user runs it (a subprocess, `python -m verifier`, median of
+`--repeats`).
 
 In the same run it builds an equivalent DVC project of 1,000 stages (each
 depending on a script, `--dvc-deps 2` adds a data file, writing one output),
 brings every output up to date (`dvc commit` of the outputs, which is
 what `dvc repro` leaves, at a fraction of its time), and times `dvc status`
 the same way, and a no-op `dvc repro` once.
-DVC lives in the benchmark's own venv (`--dvc-venv`, created with
-`python -m venv` and `pip install dvc` from PyPI when missing).
+DVC is the `bench` extra's (`pip install -e .[bench]`); without it, the
+benchmark's own venv (`--dvc-venv`, created with `python -m venv` and
+`pip install dvc` when missing).
 
 Also times re-judging the 1,000 cached claims after a tolerance change in
 every manifest (a subprocess `verify ci` again: no run, new verdicts).
 
-Prints both times and the ratio. Goal (issue 4): `verify ci` at least 10x
-faster than `dvc status`.
+Prints the times and the ratio for each shape. Goal (issues 4 and 13):
+`verify ci` at least 10x faster than `dvc status` on both shapes.
 
-    python bench/status.py [--papers 100] [--claims 10] [--repeats 5] [--backend auto]
+    python bench/status.py [--shapes 100x10,1000x1] [--repeats 5] [--backend auto]
 """
 
 from __future__ import annotations
@@ -120,6 +124,10 @@ def generate_dvc(project: Path, stages: int, dvc: Path, deps: int = 1) -> None:
 
 
 def ensure_dvc(venv: Path) -> Path:
+    """The `dvc` beside this interpreter (the bench extra), else one in `venv` (installed when missing)."""
+    here = Path(sys.executable).parent / "dvc"
+    if here.exists():
+        return here
     dvc = venv / "bin" / "dvc"
     if not dvc.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -154,10 +162,43 @@ def median_of(repeats: int, argv: list[str], **kwargs: object) -> tuple[float, l
     return statistics.median(samples), samples, statistics.median(CPU[" ".join(argv[:3])][-repeats:])
 
 
+def bench_shape(work: Path, papers: int, claims: int, args: argparse.Namespace, env: dict[str, str]) -> float:
+    """Fill the cache of a `papers` x `claims` root, then time a cached `verify ci`; return its median wall time."""
+    total = papers * claims
+    root = work / f"root-{papers}x{claims}"
+    root.mkdir(parents=True)
+    verify = [sys.executable, "-m", "verifier", "--root", str(root), "ci", "--backend", args.backend]
+
+    start = time.perf_counter()
+    generate_root(root, papers, claims)
+    print(f"[{papers}x{claims}] generated {papers} papers x {claims} claims in {time.perf_counter() - start:.1f} s")
+    fill, out = timed([*verify, "--jobs", str(args.jobs)], env=env)
+    print(f"[{papers}x{claims}] first verify ci (fills the cache, {papers} runs, --jobs {args.jobs}): {fill:.1f} s")
+    _, out = timed([*verify, "--json"], env=env)
+    session = json.loads(out)
+    verdicts = [c for p in session["papers"] for c in p["claims"]]
+    assert session["runs"] == {"executed": 0, "cached": papers}, session["runs"]
+    assert len(verdicts) == total and all(v["status"] == "verified" and v["cached"] for v in verdicts)
+
+    ours, samples, ours_cpu = median_of(args.repeats, verify, env=env)
+    CPU[f"{papers}x{claims}"] = [ours_cpu]
+    print(f"[{papers}x{claims}] verify ci, {total} cached claims: median {ours:.3f} s of {args.repeats} "
+          f"({', '.join(f'{s:.3f}' for s in samples)}); CPU {ours_cpu:.3f} s")
+
+    set_tolerance(root, 0.01)  # reported values are 2% off: every claim now fails, re-judged from stored results
+    rejudge, out = timed([*verify, "--json"], env=env, expect=1)
+    session = json.loads(out)
+    assert session["runs"] == {"executed": 0, "cached": papers}, session["runs"]
+    assert all(c["status"] == "refuted" for p in session["papers"] for c in p["claims"])
+    print(f"[{papers}x{claims}] re-judge {total} cached claims after a tolerance change: {rejudge:.3f} s (0 runs); "
+          f"CPU {CPU[' '.join(verify[:3])][-1]:.3f} s")
+    set_tolerance(root, 0.05)
+    return ours
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--papers", type=int, default=100)
-    parser.add_argument("--claims", type=int, default=10)
+    parser.add_argument("--shapes", default="100x10,1000x1", help="PAPERSxCLAIMS,... (each 1,000 claims by default)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--jobs", type=int, default=4, help="parallel runs while filling the cache")
@@ -166,38 +207,13 @@ def main() -> None:
     parser.add_argument("--dvc-deps", type=int, choices=(1, 2), default=1, help="deps per DVC stage")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the generated trees here")
     args = parser.parse_args()
-    total = args.papers * args.claims
+    shapes = [tuple(int(n) for n in shape.split("x")) for shape in args.shapes.split(",")]
+    total = max(p * c for p, c in shapes)
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-status-"))
-    root = work / "root"
-    root.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFY_")}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    verify = [sys.executable, "-m", "verifier", "--root", str(root), "ci", "--backend", args.backend]
-
-    start = time.perf_counter()
-    generate_root(root, args.papers, args.claims)
-    print(f"generated {args.papers} papers x {args.claims} claims in {time.perf_counter() - start:.1f} s")
-    fill, out = timed([*verify, "--jobs", str(args.jobs)], env=env)
-    print(f"first verify ci (fills the cache, {args.papers} runs, --jobs {args.jobs}): {fill:.1f} s")
-    _, out = timed([*verify, "--json"], env=env)
-    session = json.loads(out)
-    verdicts = [c for p in session["papers"] for c in p["claims"]]
-    assert session["runs"] == {"executed": 0, "cached": args.papers}, session["runs"]
-    assert len(verdicts) == total and all(v["status"] == "verified" and v["cached"] for v in verdicts)
-
-    ours, samples, ours_cpu = median_of(args.repeats, verify, env=env)
-    print(f"verify ci, {total} cached claims: median {ours:.3f} s of {args.repeats} "
-          f"({', '.join(f'{s:.3f}' for s in samples)}); CPU {ours_cpu:.3f} s")
-
-    set_tolerance(root, 0.01)  # reported values are 2% off: every claim now fails, re-judged from stored results
-    rejudge, out = timed([*verify, "--json"], env=env, expect=1)
-    session = json.loads(out)
-    assert session["runs"] == {"executed": 0, "cached": args.papers}, session["runs"]
-    assert all(c["status"] == "refuted" for p in session["papers"] for c in p["claims"])
-    print(f"re-judge {total} cached claims after a tolerance change: {rejudge:.3f} s (0 runs); "
-          f"CPU {CPU[' '.join(verify[:3])][-1]:.3f} s")
-    set_tolerance(root, 0.05)
+    ours = {(p, c): bench_shape(work, p, c, args, env) for p, c in shapes}
 
     if args.skip_dvc:
         return
@@ -217,7 +233,10 @@ def main() -> None:
           f"({', '.join(f'{s:.3f}' for s in samples)}); CPU {theirs_cpu:.3f} s")
     noop, _ = timed([str(dvc), "repro", "-q"], cwd=project)
     print(f"dvc repro, nothing to do: {noop:.3f} s")
-    print(f"ratio dvc status / verify ci: {theirs / ours:.1f}x wall, {theirs_cpu / ours_cpu:.1f}x CPU (goal: >= 10x)")
+    for (p, c), wall in ours.items():
+        cpu = CPU[f"{p}x{c}"][0]
+        print(f"ratio dvc status / verify ci [{p} papers x {c} claims]: {theirs / wall:.1f}x wall, "
+              f"{theirs_cpu / cpu:.1f}x CPU (goal: >= 10x)")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the ML repro image (localhost/verify-repro-ml:1) that the imbalance study's
 # repros name for the container backend: a debootstrapped Debian bookworm with
-# python3, plus the repro stack pip-installed from PyPI (or the host's configured
-# index / wheel dir) at the versions the bwrap runs use, so that both backends
+# python3, plus the repro stack pip-installed by the host's pip from whatever it is
+# configured with (index, wheel dir) at the versions the bwrap runs use, so that both backends
 # compute the same numbers. No registry is needed; `Containerfile.repro` is the
 # registry-based equivalent.
 #

@@ -1,4 +1,4 @@
-"""DSSE envelopes, in-toto Statements (SLSA provenance, VSA), keys (verifier.attest, verifier.keys)."""
+"""DSSE envelopes, in-toto Statements (SLSA provenance, VSA), keys (verifier.attest)."""
 
 from __future__ import annotations
 
@@ -16,36 +16,32 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier.attest import (
-    PROVENANCE_TYPE,
-    STATEMENT_TYPE,
-    VERDICT_EXTENSION,
-    VSA_TYPE,
-    AttestationRef,
-    EnvelopeFormatError,
-    SignatureError,
-    attest_run,
-    attest_verdict,
-    check_statement,
-    check_subjects,
-    claim_uri,
-    pae,
-    read_envelopes,
-    run_statement,
-    sign_statement,
-    verdict_statement,
-    verify_envelope,
-)
-from verifier.canonical import canonical
-from verifier.keys import (
-    KeyFileError,
+from verifier.attest.check import check_subjects
+from verifier.attest.dsse import pae, read_envelopes, write_envelope
+from verifier.attest.keys import (
     init_keys,
     key_id,
     load_or_none_signing_key,
     load_public_key,
     load_signing_key,
 )
+from verifier.attest.statements import (
+    PROVENANCE_TYPE,
+    STATEMENT_TYPE,
+    VERDICT_EXTENSION,
+    VSA_TYPE,
+    AttestationRef,
+    check_statement,
+    claim_uri,
+    run_statement,
+    sign_statement,
+    verdict_statement,
+    verify_envelope,
+)
+from verifier.canonical import canonical
+from verifier.errors import EnvelopeFormatError, KeyFileError, SignatureError
 from verifier.models import OutputFile, Repro, RunRecord, Verdict
+from verifier.store import ArtifactStore
 
 HEX_A = "a" * 64
 HEX_B = "b" * 64
@@ -439,7 +435,7 @@ class TestCheckStatement:
             ({"subject": [{"digest": {}}]}, "non-empty object"),
             ({"predicateType": "not a uri"}, "predicateType must be a URI"),
             ({"predicate": []}, "predicate must be an object"),
-            ({"predicateType": PROVENANCE_TYPE}, "predicate.buildDefinition must be an object"),
+            ({"predicateType": PROVENANCE_TYPE}, "predicate.buildDefinition is missing"),
         ],
     )
     def test_rejects(self, change: dict[str, Any], message: str) -> None:
@@ -458,14 +454,14 @@ def test_check_subjects_against_store(tmp_path: Path) -> None:
     good = store / sha(RESULTS)[:2] / sha(RESULTS)[2:]
     good.parent.mkdir(parents=True)
     good.write_bytes(RESULTS)
-    checks = check_subjects(run_statement(run_record()), tmp_path)
+    checks = check_subjects(run_statement(run_record()), ArtifactStore(tmp_path))
     assert [(c.name, c.result) for c in checks] == [
         ("results.json", "ok"),
         ("stderr", "absent"),
         ("stdout", "absent"),
     ]
     good.write_bytes(b"tampered")
-    (first, *_) = check_subjects(run_statement(run_record()), tmp_path)
+    (first, *_) = check_subjects(run_statement(run_record()), ArtifactStore(tmp_path))
     assert (first.result, first.stored) == ("mismatch", sha(b"tampered"))
     assert first.line().startswith("results.json: MISMATCH: attested sha256:")
 
@@ -479,35 +475,21 @@ def test_read_envelopes_jsonl() -> None:
         read_envelopes(b'{"payload": "AA==", "payload": "AQ=="}')
 
 
-def test_attest_without_key_does_nothing(tmp_path: Path) -> None:
-    assert attest_run(tmp_path, run_record()) is None
-    assert not (tmp_path / "attestations").exists()
-
-
-def test_attest_run_and_verdict_with_key(tmp_path: Path) -> None:
+def test_signed_files_chain_run_to_verdict(tmp_path: Path) -> None:
+    """A verdict's inputAttestations name the digest of its run's envelope file."""
     pair = init_keys(tmp_path)
-    run_path = attest_run(tmp_path, run_record(), repro=REPRO)
-    assert run_path == tmp_path / "attestations" / "runs" / "run-0001.intoto.jsonl"
+    key = load_signing_key(pair.private)
+    run_path = write_envelope(tmp_path / "run.intoto.jsonl", sign_statement(run_statement(run_record(), repro=REPRO), key))
     public = load_public_key(pair.public)
     (envelope,) = read_envelopes(run_path.read_bytes())
     assert verify_envelope(envelope, public)["predicateType"] == PROVENANCE_TYPE
-    v_path = attest_verdict(
-        tmp_path,
+    statement = verdict_statement(
         verdict(),
         manifest_digest=f"sha256:{HEX_A}",
         policy_uri="https://claim-verifier.invalid/policy/default/v1",
-        policy_digest=None,
         input_attestations=[AttestationRef.of_file(run_path)],
     )
-    assert (
-        v_path
-        == tmp_path
-        / "attestations"
-        / "verdicts"
-        / "demo-paper"
-        / "C1"
-        / "2026-06-23T081200Z.intoto.jsonl"
-    )
+    v_path = write_envelope(tmp_path / "verdict.intoto.jsonl", sign_statement(statement, key))
     (envelope,) = read_envelopes(v_path.read_bytes())
     statement = verify_envelope(envelope, public)
     assert statement["predicate"]["inputAttestations"][0]["digest"] == {

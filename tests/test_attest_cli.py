@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from verifier.attest import attest_run, read_envelopes
+from verifier.attest.dsse import read_envelopes, write_envelope
+from verifier.attest.keys import init_keys, load_or_none_signing_key
+from verifier.attest.statements import run_statement, sign_statement
 from verifier.cli import main
-from verifier.keys import init_keys
 from verifier.models import OutputFile, RunRecord, RunRef, Verdict
 
 RESULTS = b'{"accuracy": 0.813}'
@@ -54,6 +55,13 @@ def record() -> RunRecord:
         reason="ok",
         outputs=[OutputFile(path="results.json", sha256=f"sha256:{HEX}", size=len(RESULTS))],
     )
+
+
+def attest_run(home: Path, rec: RunRecord) -> Path:
+    """The run's provenance, signed with the home's key, in an envelope file."""
+    key = load_or_none_signing_key(home)
+    assert key is not None
+    return write_envelope(home / f"{rec.id}.intoto.jsonl", sign_statement(run_statement(rec), key))
 
 
 def store(home: Path, data: bytes) -> Path:
@@ -122,12 +130,74 @@ def test_check_malformed(home: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     junk = tmp_path / "junk.json"
     junk.write_text("this is not json\n")
     assert run("attest", "check", str(junk)) == 2
-    assert capsys.readouterr().err.startswith("verify: error: line 1 is not JSON")
+    assert capsys.readouterr().err.startswith(f"verify: error: {junk}: line 1 is not JSON")
     junk.write_text('{"payloadType": "x"}')
     assert run("attest", "check", str(junk)) == 2
-    assert (
-        "MALFORMED: envelope needs string fields payloadType and payload" in capsys.readouterr().out
+    assert capsys.readouterr().err == (
+        f"verify: error: {junk}: envelope needs string fields payloadType and payload\n"
     )
+
+
+def _signed(home: Path, payload: bytes, payload_type: str = "application/vnd.in-toto+json") -> dict[str, Any]:
+    from verifier.attest.dsse import sign
+
+    key = load_or_none_signing_key(home)
+    assert key is not None
+    return sign(payload, key, payload_type)
+
+
+def _hostile(home: Path, case: str) -> bytes:
+    """Envelope files an attacker might hand to `verify attest check` (issue 18, item 4)."""
+    statement = json.dumps({"_type": "https://in-toto.io/Statement/v1", "subject": [{"digest": {"sha256": HEX}}],
+                            "predicateType": "https://example.com/p/v1"}).encode()
+    if case == "too-big":
+        return b" " * (16 << 20) + b"{}"
+    if case == "deep-file":
+        return b"[" * 300_000 + b"]" * 300_000
+    if case == "wide-file":
+        return b"[" + b"0," * 300_000 + b"0]"
+    if case == "base64-bomb":  # a payload of zeros, far past any statement, base64 in one string
+        return json.dumps({"payloadType": "x", "payload": "A" * (17 << 20), "signatures": [{"sig": "AA=="}]}).encode()
+    if case == "deep-payload":  # signed with the checker's own key: the payload is still parsed within caps
+        return json.dumps(_signed(home, b"[" * 100_000 + b"]" * 100_000)).encode()
+    if case == "wrong-type":
+        return json.dumps(_signed(home, statement, "text/plain")).encode()
+    if case == "many-signatures":
+        envelope = _signed(home, statement)
+        return json.dumps({**envelope, "signatures": envelope["signatures"] * 1000}).encode()
+    if case == "huge-int":
+        return json.dumps(_signed(home, b'{"_type": ' + b"9" * 5000 + b"}")).encode()
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("too-big", "larger than 16 MiB"),
+        ("deep-file", "nests deeper than 128 levels"),
+        ("wide-file", "more than 200000 JSON values"),
+        ("base64-bomb", "larger than 16 MiB"),
+        ("deep-payload", "payload nests deeper than 128 levels"),
+        ("wrong-type", "payloadType is 'text/plain', expected 'application/vnd.in-toto+json'"),
+        ("many-signatures", "at most 16 are checked"),
+        ("huge-int", "payload is not UTF-8 JSON"),
+    ],
+)
+def test_hostile_envelopes_are_one_line_and_exit_2(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, message: str
+) -> None:
+    import time
+
+    init_keys(home)
+    path = tmp_path / f"{case}.intoto.jsonl"
+    path.write_bytes(_hostile(home, case))
+    capsys.readouterr()
+    started = time.monotonic()
+    assert run("attest", "check", str(path)) == 2
+    assert time.monotonic() - started < 2.0
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith(f"verify: error: {path}: ") and message in err
 
 
 def test_check_without_key(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,7 +235,7 @@ def test_attest_paper_from_ledger(
     init_keys(home)
     rec = record().model_copy(update={"id": "run-9", "repro": "R1"})
     with ledger_mod.Ledger.open(home) as ledger:
-        assert ledger.put_bytes(RESULTS) == f"sha256:{HEX}"
+        assert ledger.store.put_bytes(RESULTS) == f"sha256:{HEX}"
         ledger.add_run(rec)
         ledger.add_verdict(
             Verdict(
@@ -179,10 +249,12 @@ def test_attest_paper_from_ledger(
         )
     assert run("--root", str(root), "attest", "paper", "demo-paper", "--json") == 0
     envelopes = [Path(p) for p in json.loads(capsys.readouterr().out)["envelopes"]]
-    assert [p.relative_to(home).as_posix() for p in envelopes] == [
-        "attestations/runs/run-9.intoto.jsonl",
-        "attestations/verdicts/demo-paper/C1/2026-06-23T081200Z.intoto.jsonl",
-    ]
+    # One layout: envelopes in the artifact store, named by digest; the claim's index links them.
+    for path in envelopes:
+        assert path.relative_to(home).parts[:2] == ("artifacts", "sha256")
+        assert path.name == hashlib.sha256(path.read_bytes()).hexdigest()[2:]
+    index = json.loads((home / "attestations" / "index" / "demo-paper" / "C1.json").read_text())
+    assert [home / index["runs"][0]["path"], home / index["verdict"]["path"]] == envelopes
     for path in envelopes:
         assert run("--root", str(root), "attest", "check", str(path)) == 0
     out = capsys.readouterr().out
@@ -223,3 +295,11 @@ def test_attest_paper_from_ledger(
         f"{envelopes[1]}: demo-paper/C1: manifest {before} is the version before correction 1 "
         "(correction): superseded"
     )
+
+
+def test_sign_refuses_a_hostile_statement(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    init_keys(home)
+    src = tmp_path / "deep.json"
+    src.write_text("[" * 100_000 + "]" * 100_000)
+    assert run("attest", "sign", str(src)) == 2
+    assert capsys.readouterr().err == f"verify: error: {src}: statement nests deeper than 128 levels\n"

@@ -12,7 +12,8 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from verifier.attest import (
+from verifier.attest.keys import key_id
+from verifier.attest.statements import (
     PAYLOAD_TYPE,
     run_statement,
     sign_statement,
@@ -20,7 +21,6 @@ from verifier.attest import (
     verify_envelope,
 )
 from verifier.canonical import canonical
-from verifier.keys import key_id
 from verifier.models import OutputFile, Repro, RunRecord, Verdict
 
 REPRO = Repro(id="R1", bundle="bundle", entrypoint=["python", "-m", "x"], params={"lr": 1e-4})

@@ -8,10 +8,12 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given
+import rfc8785
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier.canonical import canonical, digest_bytes, digest_json, split_digest
+from verifier.canonical import canonical, digest_json, es_number
+from verifier.digest import bytes_digest
 
 # Known answers: RFC 8785 section 3.2.2 number serialization, key order by UTF-16 code units.
 KNOWN = [
@@ -31,7 +33,7 @@ def test_known_answers(value: Any, expected: bytes) -> None:
 
 def test_digest_json_known_answer() -> None:
     assert digest_json({"b": 1, "a": 2}) == "sha256:" + hashlib.sha256(b'{"a":2,"b":1}').hexdigest()
-    assert digest_bytes(b"") == (
+    assert bytes_digest(b"") == (
         "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     )
 
@@ -41,12 +43,6 @@ def test_rejects_non_json(bad: Any) -> None:
     with pytest.raises(ValueError, match="not canonical JSON"):
         canonical(bad)
 
-
-def test_split_digest() -> None:
-    assert split_digest("sha256:" + "a" * 64) == "a" * 64
-    for bad in ["sha256:" + "A" * 64, "sha256:abc", "md5:" + "a" * 64, "a" * 64]:
-        with pytest.raises(ValueError, match="not a sha256 digest"):
-            split_digest(bad)
 
 
 json_values = st.recursive(
@@ -75,3 +71,45 @@ def test_round_trip_is_idempotent(value: Any) -> None:
 def test_key_order_does_not_matter(d: dict[str, int]) -> None:
     reordered = dict(reversed(list(d.items())))
     assert digest_json(d) == digest_json(reordered)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(json_values)
+def test_fast_path_is_rfc8785_byte_for_byte(value: Any) -> None:
+    """`canonical` takes a C-encoder shortcut where it can; it must agree with rfc8785 everywhere, errors too."""
+    try:
+        expected: bytes | None = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError):
+        expected = None
+    if expected is None:
+        with pytest.raises(ValueError):
+            canonical(value)
+    else:
+        assert canonical(value) == expected
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_es_number_is_ecmascript(value: float) -> None:
+    assert es_number(value) == rfc8785.dumps(value).decode()
+
+
+@pytest.mark.parametrize("value", [{"\U0001f600": 1, "\ue000": 2}, {"a\x00": 1.5}, ["\x00", 0.5], "\ud800", {1: 2}])
+def test_values_the_fast_path_leaves_to_rfc8785(value: Any) -> None:
+    try:
+        expected: bytes | None = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError):
+        expected = None
+    if expected is None:
+        with pytest.raises(ValueError):
+            canonical(value)
+    else:
+        assert canonical(value) == expected

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from verifier.cli import main
-from verifier.corrections import file_digest
+from verifier.digest import file_digest
 from verifier.models import Verdict
 
 PAPER = "demo-paper"
@@ -71,7 +71,7 @@ def test_correct_then_audit(root: Path, capsys: pytest.CaptureFixture[str]) -> N
         f"{PAPER}: correction 1 (erratum) recorded",
         f"stale until verified again: {PAPER}/C2 (verify claim {PAPER}/C2)",
     ]
-    assert run(root, "audit", PAPER) == 0
+    assert run(root, "audit", PAPER) == 3  # intact, but C2 is out of date (CONTRACT.md)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"{PAPER}: CORRECTED, 1 correction(s); chain intact"
     assert lines[1].startswith(f"stale: {PAPER}/C2: correction 1 issued ")
@@ -215,7 +215,7 @@ def test_stale_clears_after_a_verdict(root: Path, capsys: pytest.CaptureFixture[
         before,
     )
     capsys.readouterr()
-    assert run(root, "audit", PAPER, "--json") == 0
+    assert run(root, "audit", PAPER, "--json") == 3
     issued = json.loads(capsys.readouterr().out)["stale"][0]["issued"]
     with ledger_mod.Ledger.open(root / ".verify") as ledger:
         ledger.add_verdict(
@@ -236,7 +236,7 @@ def test_stale_clears_after_a_verdict(root: Path, capsys: pytest.CaptureFixture[
                 evaluated="2000-01-01T00:00:00+00:00",
             )
         )
-    assert run(root, "audit", PAPER, "--json") == 0
+    assert run(root, "audit", PAPER, "--json") == 3
     stale = json.loads(capsys.readouterr().out)["stale"]
     assert stale == [
         {
@@ -273,3 +273,84 @@ def test_corrupt_manifest_is_a_break_not_bad_input(
     assert run(root, "audit", PAPER) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[1].startswith(f"broken: manifests/{PAPER}/manifest.yaml: digest is ")
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_a_chain_written_by_the_contract_alone_audits_intact(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Another tool writes records from CONTRACT.md's rules only: no HEAD, no signature, its own YAML style."""
+    manifest = root / "manifests" / PAPER / "manifest.yaml"
+    directory = manifest.parent / "corrections"
+    directory.mkdir()
+    previous = None
+    for seq, (old, new) in enumerate([("81.3%", "83.1%"), ("83.1%", "84.0%")], start=1):
+        before = _sha(manifest.read_bytes())
+        manifest.write_text(manifest.read_text().replace(old, new))
+        record = (
+            "contract: correction-record-v1\n"
+            f"paper: {PAPER}\n"
+            f"seq: {seq}\n"
+            "type: erratum\n"
+            "claims: [C2]\n"
+            f"reason: 'accuracy misprinted, take {seq}'\n"
+            f"issued: 2026-06-2{seq}T08:11:44Z\n"
+            f"manifest_before: {before}\n"
+            f"manifest_after: {_sha(manifest.read_bytes())}\n"
+            f"previous: {previous or 'null'}\n"
+        ).encode()
+        (directory / f"{seq:04d}.yaml").write_bytes(record)
+        previous = _sha(record)
+    assert run(root, "audit", PAPER, "--json") == 3  # intact; C2 has no verdict since
+    report = json.loads(capsys.readouterr().out)
+    assert (report["ok"], report["breaks"], report["count"], report["head"]) == (True, [], 2, previous)
+    assert [s["claim"] for s in report["stale"]] == [f"{PAPER}/C2"]
+    # The next record written by `verify correct` continues the chain (and adds HEAD).
+    assert run(root, "correct", PAPER, "--type", "addendum", "--reason", "more", "--unchanged") == 0
+    capsys.readouterr()
+    assert run(root, "audit", PAPER) == 3
+    assert "chain intact" in capsys.readouterr().out
+
+
+def test_audit_exit_0_once_every_claim_is_judged_again(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from verifier.ledger import Ledger
+
+    before = edit(root)
+    run(root, "correct", PAPER, "--type", "erratum", "--claims", "C2", "--reason", "r", "--manifest-before", before)
+    assert run(root, "audit", PAPER) == 3
+    with Ledger.open(root / ".verify") as ledger:
+        ledger.add_verdict(Verdict(claim=f"{PAPER}/C2", status="verified", gate=2, reason="ok",
+                                   evaluated="2999-01-01T00:00:00+00:00"))
+    assert run(root, "audit", PAPER) == 0
+
+
+def test_signed_chain_head(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With a key, `verify correct` signs the head; an edit that rewrites HEAD too is caught by the signature."""
+    from verifier.attest.keys import init_keys
+
+    init_keys(root / ".verify")
+    before = edit(root)
+    run(root, "correct", PAPER, "--type", "erratum", "--claims", "C2", "--reason", "r", "--manifest-before", before)
+    run(root, "correct", PAPER, "--type", "addendum", "--reason", "more", "--unchanged")
+    directory = root / "manifests" / PAPER / "corrections"
+    assert (directory / "HEAD.intoto.jsonl").is_file()
+    capsys.readouterr()
+    assert run(root, "audit", PAPER) == 3
+    assert "chain intact" in capsys.readouterr().out
+    # Truncate: drop the last record, point HEAD at the one before.
+    (directory / "0002.yaml").unlink()
+    (directory / "HEAD").write_text(_sha((directory / "0001.yaml").read_bytes()) + "\n")
+    assert run(root, "audit", PAPER) == 1
+    out = capsys.readouterr().out
+    assert f"broken: manifests/{PAPER}/corrections/HEAD.intoto.jsonl: signs manifests/{PAPER}/corrections/0002.yaml" in out
+    assert "(truncated or edited)" in out
+    # Appending on top of a chain whose signed head does not hold is refused.
+    assert run(root, "correct", PAPER, "--type", "addendum", "--reason", "again", "--unchanged") == 1
+    # Without the public key the signature is not checked, and says so.
+    (root / ".verify" / "keys" / "ed25519.pub.pem").unlink()
+    capsys.readouterr()
+    assert run(root, "audit", PAPER) == 3
+    assert "note: manifests/demo-paper/corrections/HEAD.intoto.jsonl: not checked" in capsys.readouterr().out

@@ -16,14 +16,13 @@ from hypothesis import strategies as st
 from verifier.corrections import (
     append_correction,
     audit,
-    bytes_digest,
     correction_status,
     dump_record,
-    file_digest,
     format_time,
     parse_record,
     read_records,
 )
+from verifier.digest import bytes_digest, file_digest
 from verifier.errors import ChainError, IntakeError
 from verifier.models import CorrectionRecord
 
@@ -184,7 +183,7 @@ class TestAppend:
             append_correction(root, "nope-paper", type="erratum", claims=[], reason="r")
 
     def test_malformed_paper_id(self, root: Path) -> None:
-        with pytest.raises(IntakeError, match="not a paper id"):
+        with pytest.raises(IntakeError, match="malformed paper id"):
             audit(root, "../etc")
 
     def test_issued_cannot_go_back(self, root: Path) -> None:
@@ -316,11 +315,20 @@ class TestAudit:
             "(records must run 0001, 0002, ... with no gap)"
         )
 
-    def test_missing_head(self, root: Path) -> None:
-        paths = correct(root, 1)
+    def test_head_is_optional(self, root: Path) -> None:
+        """CONTRACT.md: HEAD is an extra, checked when present, never required."""
+        paths = correct(root, 2)
         (paths[0].parent / "HEAD").unlink()
+        assert audit(root, PAPER).ok
+        append_correction(root, PAPER, type="addendum", claims=[], reason="more")
+        assert audit(root, PAPER).ok and (paths[0].parent / "HEAD").is_file()
+
+    def test_head_without_records(self, root: Path) -> None:
+        directory = root / "manifests" / PAPER / "corrections"
+        directory.mkdir(parents=True)
+        (directory / "HEAD").write_text("sha256:" + "0" * 64 + "\n")
         (b,) = audit(root, PAPER).breaks
-        assert b.startswith(f"manifests/{PAPER}/corrections/HEAD: missing")
+        assert b == f"manifests/{PAPER}/corrections/HEAD: present but there is no record"
 
     def test_wrong_paper_and_seq(self, root: Path) -> None:
         paths = correct(root, 1)
@@ -339,7 +347,7 @@ class TestAudit:
         paths[0].write_bytes(b"contract: [unclosed\n")
         breaks = audit(root, PAPER).breaks
         assert breaks[0].startswith(
-            f"manifests/{PAPER}/corrections/0001.yaml: unreadable: 0001.yaml: not valid YAML"
+            f"manifests/{PAPER}/corrections/0001.yaml: unreadable: 0001.yaml: invalid YAML"
         )
 
     def test_stray_file(self, root: Path) -> None:
@@ -469,7 +477,7 @@ def test_digest_is_of_stored_bytes(root: Path) -> None:
 
 
 def test_paper_id_with_trailing_newline_refused(root: Path) -> None:
-    with pytest.raises(IntakeError, match="not a paper id"):
+    with pytest.raises(IntakeError, match="malformed paper id"):
         audit(root, PAPER + "\n")
 
 

@@ -158,11 +158,11 @@ class TestVerdicts:
 
 class TestArtifacts:
     def test_bytes_round_trip(self, ledger: Ledger) -> None:
-        d = ledger.put_bytes(b"hello")
+        d = ledger.store.put_bytes(b"hello")
         assert d == "sha256:" + hashlib.sha256(b"hello").hexdigest()
-        assert ledger.put_bytes(b"hello") == d
-        assert ledger.get_bytes(d) == b"hello"
-        path = ledger.artifact_path(d)
+        assert ledger.store.put_bytes(b"hello") == d
+        assert ledger.store.get_bytes(d) == b"hello"
+        path = ledger.store.path(d)
         assert path == ledger.home / "artifacts" / "sha256" / d[7:9] / d[9:]
         assert not path.stat().st_mode & 0o222  # objects are read-only
 
@@ -170,25 +170,25 @@ class TestArtifacts:
         data = bytes(range(256)) * 10_000  # several buffers
         src = tmp_path / "big.bin"
         src.write_bytes(data)
-        d = ledger.put_file(src)
+        d = ledger.store.put_file(src)
         assert d == "sha256:" + hashlib.sha256(data).hexdigest()
-        assert ledger.put_file(src) == d
-        assert ledger.get_bytes(d) == data
+        assert ledger.store.put_file(src) == d
+        assert ledger.store.get_bytes(d) == data
         assert list((ledger.home / "artifacts" / "tmp").iterdir()) == []
 
     def test_missing_and_corrupt(self, ledger: Ledger) -> None:
         with pytest.raises(LedgerError, match="is missing"):
-            ledger.get_bytes(digest("absent"))
-        d = ledger.put_bytes(b"original")
-        path = ledger.artifact_path(d)
+            ledger.store.get_bytes(digest("absent"))
+        d = ledger.store.put_bytes(b"original")
+        path = ledger.store.path(d)
         path.chmod(0o644)
         path.write_bytes(b"tampered")
         with pytest.raises(LedgerError, match="is corrupt"):
-            ledger.get_bytes(d)
+            ledger.store.get_bytes(d)
         with pytest.raises(LedgerError, match="not a sha256 digest"):
-            ledger.artifact_path("sha256:xyz")
+            ledger.store.path("sha256:xyz")
         with pytest.raises(LedgerError, match="cannot store"):
-            ledger.put_file(ledger.home / "no-such-file")
+            ledger.store.put_file(ledger.home / "no-such-file")
 
 
 class TestOpen:
@@ -310,7 +310,7 @@ def test_threads_may_share_a_ledger(ledger: Ledger) -> None:
 
 
 def test_diff_runs_names_what_changed() -> None:
-    from verifier.ledger import diff_runs
+    from verifier.history import diff_runs
 
     before = make_run(1)
     after = make_run(2, seal=digest("new seal"), environment={"backend": "bwrap", "python": "3.12"})

@@ -34,7 +34,7 @@ with Ledger.open(home) as ledger:
     for i in range(count):
         run_id = f"{prefix}-{i}"
         print(f"put {run_id}", flush=True)
-        log = ledger.put_bytes(os.urandom(size))
+        log = ledger.store.put_bytes(os.urandom(size))
         ledger.add_run(RunRecord(
             id=run_id, key=h(run_id), paper=prefix, repro="R1", seed=i, backend="process",
             sealed=False, seal=h("seal"), entrypoint=["python"], params_digest=h("p"),
@@ -110,7 +110,7 @@ def test_two_writers_at_once(tmp_path: Path) -> None:
             == 40
         )
         for run in runs[::37]:
-            ledger.get_bytes(run.logs["stdout"])
+            ledger.store.get_bytes(run.logs["stdout"])
 
 
 def test_two_writers_create_the_ledger_at_once(tmp_path: Path) -> None:
@@ -147,7 +147,7 @@ def test_sigkill_mid_append_loses_no_finished_run(tmp_path: Path) -> None:
         for run_id in finished:
             run = ledger.get_run(run_id)
             assert run is not None, f"{run_id} finished but is gone"
-            assert ledger.get_bytes(run.logs["stdout"])
+            assert ledger.store.get_bytes(run.logs["stdout"])
         # Whatever was in flight is either fully there or fully absent.
         assert len(ledger.runs_for()) in (len(finished), len(finished) + 1)
         ledger.add_run(ledger.runs_for()[0].model_copy(update={"id": "after-the-kill"}))

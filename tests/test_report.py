@@ -10,19 +10,19 @@ from typing import Any
 import pytest
 
 from tests.conftest import FORMULA, manifest_document
-from verifier.attest import verify_envelope
-from verifier.attest_store import index_path, read_index, record_attestations
+from verifier.attest.keys import init_keys, load_public_key, public_key_path
+from verifier.attest.statements import verify_envelope
+from verifier.attest.store import index_path, read_index, record_attestations
 from verifier.cli import main
 from verifier.corrections import append_correction
 from verifier.executor import Options, verify_claims
+from verifier.history import HistoryPoint
 from verifier.history_plot import history_svg
-from verifier.keys import init_keys, load_public_key, public_key_path
 from verifier.ledger import Ledger
 from verifier.manifests import seal_manifest
 from verifier.models import Check
 from verifier.report import (
     NOT_YET,
-    HistoryPoint,
     HtmlReporter,
     JsonReporter,
     MarkdownReporter,
@@ -141,7 +141,7 @@ class TestBuild:
 
 def _correct(root: Path) -> None:
     """Edit C1's note and record the erratum the way `verify correct` does."""
-    from verifier.corrections import file_digest
+    from verifier.digest import file_digest
 
     path = root / "manifests" / PAPER / "manifest.yaml"
     before = file_digest(path)
@@ -245,7 +245,8 @@ class TestAttestations:
         assert first["runs"] == second["runs"] and first["verdict"] != second["verdict"]
         with Ledger.open(home) as ledger:
             # Everything was indexed already: one verdict envelope per claim, no run envelope.
-            assert record_attestations(ledger, outcome.papers, home) == 3
+            signed = [(p.intake.manifest, v) for p in outcome.papers if p.intake.manifest for v in p.verdicts]
+            assert record_attestations(ledger, home, signed, policy_uri="https://example.invalid/policy") == 3
 
 
 class TestCli:

@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import RootFactory, manifest_document
+from verifier.attest.keys import init_keys
 from verifier.cli import main
 from verifier.executor import Options, verify_claims
-from verifier.keys import init_keys
 from verifier.rocrate_export import PROFILES, export_crate
 
 ASSETS = Path(__file__).parent / "assets" / "rocrate"

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from verifier.digest import file_digest, tree_digest
 from verifier.errors import IntakeError
-from verifier.seal import StatCache, sha256_file, tree_digest
+from verifier.seal import StatCache
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-.", min_size=1, max_size=12).filter(
     lambda n: n not in {".", ".."} and not n.endswith(".pyc") and n != "__pycache__"
@@ -131,15 +132,15 @@ def test_stat_cache_skips_unchanged_files_and_sees_changes(tmp_path: Path) -> No
     old = 1_000_000_000
     os.utime(target, ns=(old, old))
     cache = StatCache(tmp_path / "home", racy_window_ns=0)
-    assert cache.digest(target, target.stat()) == sha256_file(target)
+    assert cache.digest(target, target.stat()) == file_digest(target)
     cache.flush()
     reopened = StatCache(tmp_path / "home", racy_window_ns=0)
     # Same metadata, so the cache answers without reading: prove it by lying in the cached entry.
     reopened._load()[str(target)] = (*reopened._load()[str(target)][:4], "cached")
-    assert reopened.digest(target, target.stat()) == "cached"
+    assert reopened.digest(target, target.stat()) == "sha256:cached"
     target.write_bytes(b"two")  # a write changes ctime even if mtime is forged back
     os.utime(target, ns=(old, old))
-    assert reopened.digest(target, target.stat()) == hashlib.sha256(b"two").hexdigest()
+    assert reopened.digest(target, target.stat()) == "sha256:" + hashlib.sha256(b"two").hexdigest()
 
 
 def test_stat_cache_never_trusts_a_file_changed_within_the_racy_window(tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RootFactory, manifest_document
+from verifier.attest.keys import init_keys, key_id, load_public_key, public_key_path
 from verifier.cli import main
 from verifier.executor import Options, verify_claims
-from verifier.keys import init_keys, key_id, load_public_key, public_key_path
 from verifier.site import build_site
 
 

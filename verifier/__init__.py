@@ -1,7 +1,7 @@
 """Verify research claims against sealed, reproducible evidence.
 
 Start at `verifier.cli` for the commands, `verifier.models` for the contracts
-(../shared/CONTRACT.md), and `verifier.gates` for how a verdict is reached.
+(docs/reference/contract.md), and `verifier.gates` for how a verdict is reached.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verifier.cli import main
+from verifier.cli import console
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console()

@@ -5,7 +5,8 @@ A paper's corrections live beside its manifest:
 ```
 manifests/<paper>/manifest.yaml
 manifests/<paper>/corrections/0001.yaml, 0002.yaml, ...   correction-record-v1
-manifests/<paper>/corrections/HEAD                         "sha256:<hex>\\n" of the last record
+manifests/<paper>/corrections/HEAD                         optional: "sha256:<hex>\\n" of the last record
+manifests/<paper>/corrections/HEAD.intoto.jsonl            optional: the chain head, signed (DSSE)
 ```
 
 Every digest is `sha256:` + the hex SHA-256 of a file's bytes *as stored*,
@@ -17,47 +18,50 @@ chain rules are CONTRACT.md's (`audit` checks them in this order):
    `paper` is the paper;
 2. `previous` is the digest of the record before it (null for the first);
 3. each `manifest_before` is the `manifest_after` of the record before it;
-4. the manifest as it stands has the last `manifest_after` as its digest;
-5. `HEAD` holds the digest of the last record.
+4. the manifest as it stands has the last `manifest_after` as its digest.
 
-Rule 5 is ours, not the contract's: without it nothing refers to the last
-record, so an edit of its `reason` or `claims` (or deleting it, when it did
-not change the manifest) would pass rules 1-4. `HEAD` anchors the chain the
-way a git ref anchors a branch; with it, any change of one byte in any record
-or in the manifest breaks a rule. Forging a whole consistent chain is outside
-this threat model: that is what signed attestations are for
-(https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md).
-With no record at all, nothing anchors the manifest: the status is CURRENT.
-Records written by hand need their HEAD written by hand too:
-`printf 'sha256:%s\\n' "$(sha256sum < corrections/0003.yaml | cut -c1-64)" > corrections/HEAD`.
+A chain written by any tool from these rules alone is valid (CONTRACT.md).
+Two extras are checked when present and never required:
+
+5. `HEAD` holds the digest of the last record;
+6. `HEAD.intoto.jsonl` is a DSSE envelope, signed with the verifier home's
+   key, of an in-toto Statement whose subject is the last record (by digest):
+   `verify correct` writes it when `verify keys init` has made a key, and
+   `verify audit` checks it with that key's public half.
+
+Without them nothing refers to the last record, so an edit of its `reason`
+or `claims` (or deleting it, when it did not change the manifest) would pass
+rules 1-4. `HEAD` catches such an edit by accident; only the signature (6)
+defends against someone who edits on purpose, since they could rewrite
+`HEAD` too. Forging a whole consistent chain and dropping the signature is
+outside this threat model. With no record at all, nothing anchors the
+manifest: the status is CURRENT.
 
 Records are written once (`append_correction`) and never rewritten.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
+import contextlib
 import re
-import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal, cast, get_args
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
-from verifier.errors import ChainError, IntakeError
+from verifier.digest import DIGEST_RE, bytes_digest, file_digest
+from verifier.errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REFUTED, ChainError, IntakeError
 from verifier.manifests import load_manifest
-from verifier.models import PAPER_ID_PATTERN, CorrectionRecord, CorrectionType
+from verifier.models import CorrectionRecord, CorrectionType
 from verifier.root import VerificationRoot
+from verifier.safeload import MANIFEST_CAPS, RECORD_CAPS, load_yaml, read_capped
 
-DIGEST_RE: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
 RECORD_NAME_RE: Final = re.compile(r"^(\d{4})\.yaml$")
 HEAD_NAME: Final = "HEAD"
+SIGNED_HEAD_NAME: Final = "HEAD.intoto.jsonl"
 MAX_SEQ: Final = 9999
 CORRECTION_TYPES: Final[frozenset[str]] = frozenset(get_args(CorrectionType))
 
@@ -75,48 +79,20 @@ VerdictTimeLookup = Callable[[str], datetime | None]
 # --------------------------------------------------------------------------- paths and digests
 
 
-def file_digest(path: Path) -> str:
-    """`sha256:<hex>` of a file's bytes as stored.
-
-    Raises `OSError` if the file cannot be read.
-    """
-    return bytes_digest(path.read_bytes())
-
-
-def bytes_digest(data: bytes) -> str:
-    """`sha256:<hex>` of `data`."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def paper_dir(root: Path, paper_id: str) -> Path:
-    """`<root>/manifests/<paper>`, after checking the id's form (no `..` can sneak in).
-
-    Raises `IntakeError` if `paper_id` is not a valid paper id.
-    """
-    if not re.fullmatch(PAPER_ID_PATTERN, paper_id):
-        raise IntakeError(f"not a paper id: {paper_id!r}", field="paper")
-    return Path(root) / "manifests" / paper_id
-
-
 def manifest_path(root: Path, paper_id: str) -> Path:
-    """Path of the paper's manifest.
+    """Path of the paper's manifest (`VerificationRoot.manifest_path`, the one rule for paper paths).
 
     Raises `IntakeError` if the id is malformed or the paper has no manifest.
     """
-    path = paper_dir(root, paper_id) / "manifest.yaml"
-    if not path.is_file():
-        raise IntakeError(f"unknown paper {paper_id!r}: no manifests/{paper_id}/manifest.yaml")
-    return path
+    return VerificationRoot(Path(root)).manifest_path(paper_id)
 
 
 def corrections_dir(root: Path, paper_id: str) -> Path:
-    """`<root>/manifests/<paper>/corrections` (it may not exist yet)."""
-    return paper_dir(root, paper_id) / "corrections"
+    """`<root>/manifests/<paper>/corrections` (it may not exist yet).
 
-
-def _yaml() -> YAML:
-    # Safe loader, YAML 1.2: no arbitrary objects; timestamps become datetimes.
-    return YAML(typ="safe", pure=True)
+    Raises `IntakeError` if the id is malformed or the paper has no manifest.
+    """
+    return manifest_path(root, paper_id).parent / "corrections"
 
 
 def _claim_ids(root: Path, paper_id: str) -> frozenset[str]:
@@ -131,10 +107,7 @@ def _claim_ids(root: Path, paper_id: str) -> frozenset[str]:
     list of claims with string ids.
     """
     path = manifest_path(root, paper_id)
-    try:
-        data = _yaml().load(path.read_bytes())
-    except YAMLError as e:
-        raise IntakeError(f"not valid YAML: {e}", file=path) from e
+    data = load_yaml(read_capped(path, MANIFEST_CAPS, file=str(path)), file=str(path), caps=MANIFEST_CAPS)
     claims = data.get("claims") if isinstance(data, dict) else None
     if not isinstance(claims, list):
         raise IntakeError("no list of claims", file=path, field="claims")
@@ -163,10 +136,7 @@ def parse_record(data: bytes, *, source: Path | str = "<record>") -> CorrectionR
 
     Raises `IntakeError` naming the file and field if the YAML or the record is invalid.
     """
-    try:
-        raw: Any = _yaml().load(data)
-    except YAMLError as e:
-        raise IntakeError(f"not valid YAML: {_one_line(str(e))}", file=source) from e
+    raw: Any = load_yaml(data, file=str(source), caps=RECORD_CAPS)
     if isinstance(raw, dict) and isinstance(raw.get("issued"), datetime):
         raw["issued"] = _as_utc(raw["issued"])
     try:
@@ -182,7 +152,7 @@ def read_records(root: Path, paper_id: str) -> tuple[list[StoredRecord], list[st
 
     A record that does not parse is kept with `record=None` and its error,
     so the digests around it can still be checked. The second list holds one
-    line per file in `corrections/` that is neither a record nor `HEAD`
+    line per file in `corrections/` that is neither a record nor an extra (`HEAD`, its signature)
     (dot-files, such as an interrupted writer's temp file, are ignored).
 
     Raises `IntakeError` if `paper_id` is malformed.
@@ -195,7 +165,7 @@ def read_records(root: Path, paper_id: str) -> tuple[list[StoredRecord], list[st
     for path in sorted(directory.iterdir()):
         match = RECORD_NAME_RE.match(path.name)
         if match is None:
-            if path.name != HEAD_NAME and not path.name.startswith("."):
+            if path.name not in (HEAD_NAME, SIGNED_HEAD_NAME) and not path.name.startswith("."):
                 stray.append(f"{_rel(path)}: not a record name (NNNN.yaml)")
             continue
         record, error = None, None
@@ -258,13 +228,13 @@ def _record_breaks(
 
 
 def _head_breaks(root: Path, paper_id: str, records: Sequence[StoredRecord]) -> list[str]:
-    """Rule 5: HEAD names the last record (or is absent when there is none)."""
+    """Rule 5, when `HEAD` is present: it names the last record (and there is one)."""
     head = corrections_dir(root, paper_id) / HEAD_NAME
-    if not records:
-        return [f"{_rel(head)}: present but there is no record"] if head.exists() else []
-    last = records[-1]
     if not head.is_file():
-        return [f"{_rel(head)}: missing; it must hold {_rel(last.path)}'s digest {last.digest}"]
+        return [f"{_rel(head)}: not a file"] if head.exists() or head.is_symlink() else []
+    if not records:
+        return [f"{_rel(head)}: present but there is no record"]
+    last = records[-1]
     text = head.read_bytes()
     value = text[:-1] if text.endswith(b"\n") else text
     if not DIGEST_RE.match(value.decode("ascii", "replace")):
@@ -274,6 +244,21 @@ def _head_breaks(root: Path, paper_id: str, records: Sequence[StoredRecord]) -> 
             f"{_rel(head)}: names {value.decode()}, but {_rel(last.path)} has digest {last.digest}"
         ]
     return []
+
+
+def _signed_head(root: Path, paper_id: str, records: Sequence[StoredRecord], home: Path | None) -> tuple[list[str], str | None]:
+    """Rule 6, when the signature is present: (breaks, a note when it could not be checked)."""
+    path = corrections_dir(root, paper_id) / SIGNED_HEAD_NAME
+    if not path.exists() and not path.is_symlink():
+        return [], None
+    from verifier.attest.keys import public_key_path
+
+    if home is None or not public_key_path(home).is_file():
+        return [], f"{_rel(path)}: not checked (no public key under the verifier home)"
+    from verifier.attest.chain import check_chain_head
+
+    problem = check_chain_head(path, public_key_path(home), records[-1].digest if records else None)
+    return ([f"{_rel(path)}: {problem}"] if problem else []), None
 
 
 # --------------------------------------------------------------------------- audit
@@ -310,11 +295,19 @@ class AuditReport:
     head: str | None  # digest of the last record
     manifest: str  # digest of the manifest as it stands
     flags: tuple[str, ...] = field(default=())  # e.g. "expression-of-concern"
+    notes: tuple[str, ...] = field(default=())  # extras present but not checked
 
     @property
     def ok(self) -> bool:
         """True when the chain is intact."""
         return not self.breaks
+
+    @property
+    def exit_status(self) -> int:
+        """CONTRACT.md: 1 a broken chain; else 3 when a claim is out of date; else 0."""
+        if self.breaks:
+            return EXIT_REFUTED
+        return EXIT_INCONCLUSIVE if self.stale else EXIT_OK
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able form (what `verify audit --json` prints)."""
@@ -328,16 +321,23 @@ class AuditReport:
             "head": self.head,
             "manifest": self.manifest,
             "flags": list(self.flags),
+            # Only when there is one: the form is unchanged for every chain without unchecked extras.
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
 
 def audit(
-    root: Path, paper_id: str, *, last_verdict_time: VerdictTimeLookup | None = None
+    root: Path,
+    paper_id: str,
+    *,
+    last_verdict_time: VerdictTimeLookup | None = None,
+    home: Path | None = None,
 ) -> AuditReport:
     """Check a paper's correction chain against the contract and list stale claims.
 
     Steps: (1) read every record; (2) check rules 1-3 (module docstring);
-    (3) the manifest against the last `manifest_after`; (4) HEAD;
+    (3) the manifest against the last `manifest_after`; (4) the extras when
+    present: HEAD, and the signed head with `home`'s public key;
     (5) status and flags from the records that parse; (6) stale claims:
     every claim of the manifest touched by a record whose last verdict
     (`last_verdict_time`, e.g. from the ledger) is missing or older than
@@ -361,6 +361,8 @@ def audit(
         )
     # (4)
     breaks.extend(_head_breaks(root, paper_id, records))
+    signed_breaks, note = _signed_head(root, paper_id, records, home)
+    breaks.extend(signed_breaks)
     parsed = [r.record for r in records if r.record is not None]
     # (5) and (6)
     stale: tuple[StaleClaim, ...] = ()
@@ -380,7 +382,31 @@ def audit(
         head=last.digest if last else None,
         manifest=manifest,
         flags=flags,
+        notes=(note,) if note else (),
     )
+
+
+@contextlib.contextmanager
+def ledger_verdict_times(home: Path) -> Iterator[VerdictTimeLookup]:
+    """`last_verdict_time` backed by the ledger under `home`, open for the `with` block.
+
+    With no ledger yet, no claim has a verdict (every corrected claim is stale).
+
+    Raises `LedgerError` if the ledger is unreadable.
+    Side effects: none when there is no ledger (it is not created just to be read).
+    """
+    from verifier.ledger import DB_NAME, Ledger  # lazy: SQLite is not needed to audit a chain
+
+    if not (home / DB_NAME).is_file():
+        yield lambda _claim: None
+        return
+    with Ledger.open(home) as ledger:
+
+        def lookup(claim: str) -> datetime | None:
+            verdict = ledger.last_verdict(claim)
+            return verdict_time_from_iso(verdict.evaluated) if verdict is not None else None
+
+        yield lookup
 
 
 def _known_claims(root: Path, paper_id: str) -> frozenset[str] | None:
@@ -466,6 +492,7 @@ def append_correction(
     manifest_before: str | None = None,
     issued: datetime | None = None,
     issuer: str | None = None,
+    home: Path | None = None,
 ) -> Path:
     """Append the next correction record of a paper; return its path.
 
@@ -488,11 +515,12 @@ def append_correction(
     Raises `IntakeError` (nothing written) for an unknown paper, type or
     claim, an empty reason, a missing or contradicted `manifest_before`, or
     an `issued` time before the previous record's; `ChainError` if the
-    existing records are broken (rules 1-3 and 5), or if another writer
+    existing records are broken (rules 1-3, and 5-6 when present), or if another writer
     appended the same seq first.
 
     Side effects: creates `corrections/NNNN.yaml` (never replacing a file)
-    and rewrites `corrections/HEAD`.
+    and rewrites `corrections/HEAD`; when `home` holds a signing key
+    (`verify keys init`), rewrites the signed head `corrections/HEAD.intoto.jsonl`.
     """
     root = Path(root)
     record = _next_record(
@@ -504,6 +532,7 @@ def append_correction(
         manifest_before=manifest_before,
         issued=issued,
         issuer=issuer,
+        home=home,
     )
     data = dump_record(record)
     # The bytes we write must parse back into the same record (defence against a dumper bug).
@@ -513,7 +542,13 @@ def append_correction(
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{record.seq:04d}.yaml"
     _create_exclusive(path, data)
-    _write_head(directory, bytes_digest(data))
+    from verifier.store import atomic_write
+
+    atomic_write(directory / HEAD_NAME, f"{bytes_digest(data)}\n".encode("ascii"))
+    if home is not None:
+        from verifier.attest.chain import sign_chain_head
+
+        sign_chain_head(directory / SIGNED_HEAD_NAME, home, record, bytes_digest(data), _rel(path))
     return path
 
 
@@ -527,6 +562,7 @@ def _next_record(
     manifest_before: str | None,
     issued: datetime | None,
     issuer: str | None,
+    home: Path | None,
 ) -> CorrectionRecord:
     """Check the inputs and the existing chain; build the record `append_correction` writes."""
     mpath = manifest_path(root, paper_id)
@@ -540,6 +576,7 @@ def _next_record(
         raise IntakeError("a correction needs a reason", field="reason")
     records, stray = read_records(root, paper_id)
     breaks = stray + chain_breaks(records, paper_id) + _head_breaks(root, paper_id, records)
+    breaks += _signed_head(root, paper_id, records, home)[0]  # never re-sign over a tampered chain
     if breaks:
         raise ChainError(
             f"refusing to append to a broken chain: {breaks[0]}"
@@ -679,46 +716,18 @@ def _quote(text: str) -> str:
 
 
 def _create_exclusive(path: Path, data: bytes) -> None:
-    """Create `path` with `data`, atomically, failing if it exists.
-
-    The bytes go to a temp file first (fsync'd), then `os.link` gives them
-    their name: link fails with EEXIST instead of replacing, so of two
-    concurrent writers exactly one wins, and a reader never sees a half file.
+    """Create `path` with `data`, atomically, failing if it exists (of two writers, one wins).
 
     Raises `ChainError` if the record already exists (another writer won).
     """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    from verifier.store import atomic_write
+
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError as e:
-            raise ChainError(
-                f"{_rel(path)} was written by someone else meanwhile; run the command again"
-            ) from e
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def _write_head(directory: Path, digest: str) -> None:
-    """Point HEAD at the new last record (temp file + rename, so HEAD is never half-written)."""
-    tmp = directory / f".{HEAD_NAME}.{secrets.token_hex(8)}.tmp"
-    tmp.write_bytes(f"{digest}\n".encode("ascii"))
-    os.replace(tmp, directory / HEAD_NAME)
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        atomic_write(path, data, mode=0o644, exclusive=True)
+    except FileExistsError as e:
+        raise ChainError(
+            f"{_rel(path)} was written by someone else meanwhile; run the command again"
+        ) from e
 
 
 # --------------------------------------------------------------------------- helpers
@@ -735,10 +744,6 @@ def _rel(path: Path) -> str:
     if "manifests" in parts:
         return "/".join(parts[len(parts) - parts[::-1].index("manifests") - 1 :])
     return str(path)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def verdict_time_from_iso(text: str | None) -> datetime | None:

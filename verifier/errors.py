@@ -1,13 +1,14 @@
 """One error hierarchy whose classes carry the contract's exit status.
 
-Every failure that reaches a user is a `VerifierError`: `cli.py` catches it in
-one place, prints `verify: error: <diagnostics()>` on one line and exits with
-`exit_status`. The statuses are those of CONTRACT.md:
+Every failure that reaches a user is a `VerifierError`: `verifier.cli.main`
+catches it in one place, prints `verify: error: <line>` for each of its
+`lines()` and exits with `exit_status`. The statuses are those of CONTRACT.md:
 
 * 0 everything verified (or nothing to do)
 * 1 a claim was refuted, or a correction chain is broken
 * 2 bad input: nothing was run
-* 3 inconclusive: the repro or the sandbox could not give an answer
+* 3 inconclusive: the repro or the sandbox could not give an answer; also an
+  internal error (any other exception: a bug), which must never read as refuted
 """
 
 from __future__ import annotations
@@ -18,6 +19,19 @@ EXIT_OK = 0
 EXIT_REFUTED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INCONCLUSIVE = 3
+EXIT_INTERNAL = EXIT_INCONCLUSIVE  # no answer was had; a distinct code would be outside the contract's four
+
+
+def one_line(text: str) -> str:
+    """`text` as one printable line: a newline becomes a space, any other control or separator an escape.
+
+    Messages quote what a hostile file holds; a raw carriage return, escape
+    sequence or line separator could forge or hide lines in a CI log.
+    """
+    text = text.replace("\n", " ")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class VerifierError(Exception):
@@ -27,7 +41,11 @@ class VerifierError(Exception):
 
     def diagnostics(self) -> str:
         """One line for the user: what is wrong, and where."""
-        return str(self).replace("\n", " ")
+        return one_line(str(self))
+
+    def lines(self) -> list[str]:
+        """What the CLI prints, one `verify: error:` line each."""
+        return [self.diagnostics()]
 
 
 class IntakeError(VerifierError):
@@ -50,7 +68,7 @@ class IntakeError(VerifierError):
         if self.field:
             where = f"{where}: {self.field}" if where else self.field
         text = f"{where}: {self.message}" if where else self.message
-        return text.replace("\n", " ")
+        return one_line(text)
 
 
 class UsageError(VerifierError):
@@ -79,7 +97,41 @@ class ChainError(VerifierError):
     exit_status = EXIT_REFUTED
 
 
+class AttestationError(VerifierError):
+    """An attestation does not hold: a bad signature or a digest that does not match (exit 1)."""
+
+    exit_status = EXIT_REFUTED
+
+
+class SignatureError(AttestationError):
+    """No signature of the envelope verifies with the given key."""
+
+
+class EnvelopeFormatError(IntakeError):
+    """The file is not a DSSE envelope holding an in-toto Statement v1, or is too big to be one (exit 2)."""
+
+
+class KeyFileError(VerifierError):
+    """A key file is missing, unreadable, of the wrong kind, too open, or would be overwritten."""
+
+
 class LedgerError(VerifierError):
     """The ledger or artifact store is unreadable or inconsistent."""
 
     exit_status = EXIT_INCONCLUSIVE
+
+
+class ReportedErrors(VerifierError):
+    """Errors a command collected while it went on with the rest (one bad paper among many).
+
+    The command prints its output first and raises this last; the CLI's
+    boundary prints each line as `verify: error: ...` and exits with `exit_status`.
+    """
+
+    def __init__(self, lines: list[str], exit_status: int) -> None:
+        self._lines = [one_line(line) for line in lines]
+        self.exit_status = exit_status
+        super().__init__("; ".join(self._lines))
+
+    def lines(self) -> list[str]:
+        return list(self._lines)

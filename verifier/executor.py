@@ -9,7 +9,8 @@
    under `--replicate` (`Options.nonce`), on fresh seeds;
 3. look their run keys up in the ledger; run the rest in the sandbox, `jobs` at a time;
 4. judge every claim from the runs, record the verdicts in the ledger;
-5. aggregate per paper, with the quality assessment.
+5. aggregate per paper, with the quality assessment;
+6. sign and index the verdicts when the home has a key (`verifier.attest.store`).
 
 An executor (`verifier.executors`: a local thread pool, or a Ray cluster)
 carries out step 3's runs; this process records every run and verdict.
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from verifier.attest_store import record_attestations
+from verifier.attest.store import record_attestations
 from verifier.errors import EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REFUTED
 from verifier.executors import EXECUTOR_FOR_NAME, ClusterOptions
 from verifier.gates import ClaimJudge, PaperVerdict, RunKey, paper_verdict, plans_for
@@ -177,8 +178,10 @@ def verify_claims(
             o.verdict = paper_verdict(o.paper, chosen[o.paper], by_id)
             o.quality = assess(manifest.model, by_id)
         ledger.add_verdicts(v for o in outcomes for v in o.verdicts)
-        # Signed only once recorded; a home without a key pays one stat (verifier.attest_store).
-        record_attestations(ledger, outcomes, options.home)
+        # (6): signed only once recorded, under the policy the judge applied; a home without a key pays one stat.
+        signed = [(o.intake.manifest, v) for o in outcomes if o.intake.manifest is not None for v in o.verdicts]
+        policy = next((o.quality.policy_uri for o in outcomes if o.quality is not None), "")
+        record_attestations(ledger, options.home, signed, policy_uri=policy)
     return Session(outcomes, runs_executed=executed, runs_cached=cached, nonce=options.nonce)
 
 

@@ -313,7 +313,13 @@ class ClaimJudge:
         assert claim.evidence is not None
         if isinstance(computed, list) and computed and all(v == computed[0] for v in computed):
             computed = computed[0]
-        if isinstance(computed, bool) or not isinstance(computed, int | float) or not math.isfinite(computed):
+        if isinstance(computed, bool) or not isinstance(computed, int | float):
+            return None
+        try:
+            computed = float(computed)  # an int of 310+ digits has no float: it cannot be transcribed
+        except OverflowError:
+            return None
+        if not math.isfinite(computed):
             return None
         repro = self.manifest.repro(claim.evidence.repro)
         if repro.id not in self._sources:  # once per repro: its params' numbers, inputs and bundle

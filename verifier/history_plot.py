@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 from markupsafe import Markup, escape
 
 if TYPE_CHECKING:
-    from verifier.report import HistoryPoint
+    from verifier.history import HistoryPoint
 
 COLOURS: Final = {
     "verified": "#1a7f37",

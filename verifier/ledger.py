@@ -1,11 +1,10 @@
-"""The run ledger: an append-only, hash-chained SQLite store, and the artifact store.
+"""The run ledger: an append-only, hash-chained SQLite store of runs and verdicts.
 
 Layout under `home` (`<root>/.verify/` or `$VERIFY_HOME`; the caller decides):
 
 ```
 ledger.sqlite3                  SQLite, WAL mode
-artifacts/sha256/<2 hex>/<62 hex>  content-addressed objects, read-only
-artifacts/tmp/                  writes in progress (never under a digest)
+artifacts/                      the artifact store (`verifier.store`): logs and outputs of runs
 ```
 
 Every record, run or verdict, is one row of `entries`: its RFC 8785
@@ -32,13 +31,9 @@ commits.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import os
 import sqlite3
-import tempfile
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -46,17 +41,17 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from verifier.canonical import canonical, split_digest
+from verifier.canonical import canonical
+from verifier.digest import raw_sha256
 from verifier.errors import LedgerError
 from verifier.models import RunRecord, Verdict
+from verifier.store import ArtifactStore
 
 SCHEMA_VERSION = 1
 DB_NAME = "ledger.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
 GENESIS = bytes(32)
 LEAF_PREFIX = b"\x00"
-_CHUNK = 1 << 20  # streaming buffer for put_file
-_STALE_TMP_S = 24 * 3600  # a temp file this old belongs to a writer that died
 _IN_CHUNK = 500  # keys per `IN (...)` query, well under SQLite's variable limit
 
 Kind = Literal["run", "verdict"]
@@ -94,7 +89,7 @@ CREATE INDEX IF NOT EXISTS verdicts_by_claim_status ON verdicts (claim, status, 
 
 def entry_hash(prev_hash: bytes, body: bytes) -> bytes:
     """`sha256(0x00 || prev_hash || body)`: the hash of one ledger entry."""
-    return hashlib.sha256(LEAF_PREFIX + prev_hash + body).digest()
+    return raw_sha256(LEAF_PREFIX + prev_hash + body)
 
 
 def _body_of(record: RunRecord | Verdict) -> bytes:
@@ -145,7 +140,7 @@ class Ledger:
     def __init__(self, home: Path, conn: sqlite3.Connection) -> None:
         """Wrap an open connection; use `Ledger.open`."""
         self.home = home
-        self.artifacts = home / "artifacts"
+        self.store = ArtifactStore(home)
         self._conn = conn
         self._lock = threading.RLock()
 
@@ -163,7 +158,7 @@ class Ledger:
         died more than a day ago.
         """
         try:
-            (home / "artifacts" / "tmp").mkdir(parents=True, exist_ok=True)
+            ArtifactStore(home).open()
             conn = sqlite3.connect(
                 home / DB_NAME,
                 timeout=BUSY_TIMEOUT_MS / 1000,
@@ -192,7 +187,6 @@ class Ledger:
         conn.execute("PRAGMA synchronous = NORMAL")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
-            self._sweep_tmp()
             return  # the fast path: no write lock on an existing ledger
         if version > SCHEMA_VERSION:
             raise LedgerError(
@@ -210,14 +204,6 @@ class Ledger:
                     (str(SCHEMA_VERSION),),
                 )
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        self._sweep_tmp()
-
-    def _sweep_tmp(self) -> None:
-        now = time.time()
-        for tmp in (self.artifacts / "tmp").iterdir():
-            with contextlib.suppress(OSError):
-                if now - tmp.stat().st_mtime > _STALE_TMP_S:
-                    tmp.unlink()
 
     def close(self) -> None:
         """Close the connection. Side effects: may checkpoint the WAL into the database."""
@@ -344,23 +330,14 @@ class Ledger:
 
         Raises `LedgerError` if the stored record no longer parses.
         """
-        row = self._one(
-            "SELECT e.body FROM runs r JOIN entries e ON e.seq = r.seq"
-            " WHERE r.key = ? AND r.status = 'ok' ORDER BY r.seq DESC LIMIT 1",
-            (key,),
-        )
-        return _parse_run(row[0]) if row else None
+        return self.find_runs([key]).get(key)
 
     def find_runs(self, keys: Iterable[str]) -> dict[str, RunRecord]:
         """`find_run` for many keys at once: key -> latest ok run; keys without one are absent.
 
         Raises `LedgerError` if a stored record no longer parses.
         """
-        bodies = self._latest(
-            "SELECT m.key, e.body FROM entries e JOIN (SELECT key, MAX(seq) AS seq FROM runs"
-            " WHERE status = 'ok' AND key IN ({marks}) GROUP BY key) m ON e.seq = m.seq",
-            keys,
-        )
+        bodies = self._latest("runs", "key", keys, only_ok=True)
         return {key: _parse_run(body) for key, body in bodies.items()}
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -421,125 +398,28 @@ class Ledger:
 
         Raises `LedgerError` if a stored record no longer parses.
         """
-        bodies = self._latest(
-            "SELECT m.claim, e.body FROM entries e JOIN (SELECT claim, MAX(seq) AS seq FROM verdicts"
-            " WHERE claim IN ({marks}) GROUP BY claim) m ON e.seq = m.seq",
-            claims,
-        )
+        bodies = self._latest("verdicts", "claim", claims)
         return {claim: _parse_verdict(body) for claim, body in bodies.items()}
 
-    def _latest(self, sql: str, names: Iterable[str]) -> dict[str, str]:
-        """Run a `name, body` query over `names` in chunks (`{marks}` is the placeholder list)."""
+    def _latest(
+        self, table: Literal["runs", "verdicts"], column: Literal["key", "claim"], names: Iterable[str], *, only_ok: bool = False
+    ) -> dict[str, str]:
+        """name -> body of the newest entry per name in an index table (`only_ok`: runs that finished ok).
+
+        Queried in chunks of `_IN_CHUNK` names, well under SQLite's variable limit.
+        """
+        ok = "status = 'ok' AND " if only_ok else ""
+        # table and column are literals of this module, never user input.
+        sql = (
+            f"SELECT m.{column}, e.body FROM entries e JOIN (SELECT {column}, MAX(seq) AS seq FROM {table}"
+            f" WHERE {ok}{column} IN ({{marks}}) GROUP BY {column}) m ON e.seq = m.seq"
+        )
         wanted = list(dict.fromkeys(names))
         found: dict[str, str] = {}
         for i in range(0, len(wanted), _IN_CHUNK):
             chunk = wanted[i : i + _IN_CHUNK]
             found.update(self._rows(sql.format(marks=",".join("?" * len(chunk))), chunk))
         return found
-
-    # ----------------------------------------------------------------- artifacts
-
-    def artifact_path(self, digest: str) -> Path:
-        """Where the object with this digest lives (whether or not it exists).
-
-        Raises `LedgerError` if `digest` is not `sha256:<64 hex>`.
-        """
-        try:
-            hexpart = split_digest(digest)
-        except ValueError as e:
-            raise LedgerError(str(e)) from e
-        return self.artifacts / "sha256" / hexpart[:2] / hexpart[2:]
-
-    def put_bytes(self, data: bytes) -> str:
-        """Store bytes; return their digest `sha256:<hex>`.
-
-        Raises `LedgerError` if the object cannot be written.
-
-        Side effects: writes the object atomically (temp file, fsync,
-        rename), so a reader or a killed writer never sees a partial object.
-        """
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        if self._present(digest, len(data)):
-            return digest
-        tmp: str | None = None
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.artifacts / "tmp", prefix="put-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            self._publish(Path(tmp), digest)
-        except OSError as e:
-            _discard(tmp)
-            raise LedgerError(f"cannot store artifact {digest}: {e}") from e
-        return digest
-
-    def put_file(self, path: Path) -> str:
-        """Store a file's bytes, streaming; return their digest.
-
-        Raises `LedgerError` if the file cannot be read or the object written.
-
-        Side effects: as `put_bytes`; the file is copied once, into a temp
-        file that is hashed as it is written and then renamed.
-        """
-        tmp: str | None = None
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.artifacts / "tmp", prefix="put-")
-            h = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
-                buf = bytearray(_CHUNK)
-                view = memoryview(buf)
-                while n := src.readinto(buf):
-                    h.update(view[:n])
-                    out.write(view[:n])
-                out.flush()
-                os.fsync(out.fileno())
-            digest = "sha256:" + h.hexdigest()
-            if self._present(digest, os.path.getsize(tmp)):
-                _discard(tmp)
-            else:
-                self._publish(Path(tmp), digest)
-            return digest
-        except OSError as e:
-            _discard(tmp)
-            raise LedgerError(f"cannot store {path}: {e}") from e
-
-    def get_bytes(self, digest: str) -> bytes:
-        """The bytes of a stored object, after re-checking their digest.
-
-        Raises `LedgerError` if the object is missing or its bytes no longer match the digest.
-        """
-        path = self.artifact_path(digest)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError as e:
-            raise LedgerError(f"artifact {digest} is missing from {self.artifacts}") from e
-        except OSError as e:
-            raise LedgerError(f"artifact {digest} is unreadable: {e}") from e
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
-            raise LedgerError(f"artifact {digest} is corrupt: its bytes no longer match the digest")
-        return data
-
-    def _present(self, digest: str, size: int) -> bool:
-        # Objects only ever appear whole (rename), so a matching size means
-        # the object is there; get_bytes re-hashes on every read anyway.
-        try:
-            return self.artifact_path(digest).stat().st_size == size
-        except FileNotFoundError:
-            return False
-
-    def _publish(self, tmp: Path, digest: str) -> None:
-        """Rename a complete, fsynced temp file to its digest's path (atomic on POSIX)."""
-        final = self.artifact_path(digest)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp.chmod(0o444)
-        os.replace(tmp, final)
-        # fsync the directory so the rename itself survives a crash.
-        dir_fd = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
     # ----------------------------------------------------------------- integrity
 
@@ -610,12 +490,6 @@ class Ledger:
             raise LedgerError(f"ledger database is damaged: {result}")
 
 
-def _discard(tmp: str | None) -> None:
-    if tmp is not None:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
-
 def _parse_run(body: str) -> RunRecord:
     try:
         return RunRecord.model_validate_json(body)
@@ -628,35 +502,3 @@ def _parse_verdict(body: str) -> Verdict:
         return Verdict.model_validate_json(body)
     except ValidationError as e:
         raise LedgerError(f"stored verdict no longer parses: {e.errors()[0]['msg']}") from e
-
-
-_RUN_INPUT_FIELDS = ("seal", "entrypoint", "params_digest", "inputs", "backend", "sealed", "seed")
-
-
-def diff_runs(before: RunRecord, after: RunRecord) -> list[str]:
-    """What differs between two runs' inputs, one short line each: "what changed since it passed".
-
-    Compares what goes into a run (seal, entrypoint, params, inputs,
-    backend, seed) and the environment fingerprint key by key, e.g.
-    `seal sha256:1a2b3c4d5e6f -> sha256:9f8e7d6c5b4a`, `environment.python 3.11.7 -> 3.12.1`.
-    Empty when the runs differ only in their outcome.
-    """
-    lines = [
-        f"{name} {_short(getattr(before, name))} -> {_short(getattr(after, name))}"
-        for name in _RUN_INPUT_FIELDS
-        if getattr(before, name) != getattr(after, name)
-    ]
-    env_a, env_b = before.environment, after.environment
-    for name in sorted(env_a.keys() | env_b.keys()):
-        if env_a.get(name) != env_b.get(name):
-            lines.append(
-                f"environment.{name} {_short(env_a.get(name))} -> {_short(env_b.get(name))}"
-            )
-    return lines
-
-
-def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    if text.startswith("sha256:") and len(text) == 71:
-        return text[:19]  # sha256: + 12 hex digits, as git abbreviates
-    return text if len(text) <= 60 else text[:57] + "..."

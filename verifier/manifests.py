@@ -24,11 +24,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from verifier.digest import bytes_digest, hex_of, read_file_digest, tree_digest
 from verifier.errors import IntakeError
 from verifier.models import MANIFEST_CONTRACT, Claim, PaperManifest, Repro
 from verifier.root import VerificationRoot
+from verifier.safeload import MANIFEST_CAPS, load_json, load_yaml, read_capped
 from verifier.schemas import first_error
-from verifier.seal import StatCache, sha256_bytes, sha256_file, tree_digest
+from verifier.seal import StatCache
 
 _GLOBAL_CLAIM_ID = re.compile(r"^([^/]+)/([^/]+)$")
 _LOCATED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$")
@@ -84,7 +86,8 @@ def load_manifest(
     """
     path = root.manifest_path(paper_id)
     shown = root.relative(path)
-    # (1): read and parse
+    # (1): read and parse; a manifest symlinked out of the root would put a host file's lines in errors
+    root.resolve_inside(shown, file=Path(shown), field="")
     raw = _read(path, shown)
     document = parse_document(raw, shown)
     # (2)+(3): the published schema, then the model's cross-field rules
@@ -99,7 +102,7 @@ def load_manifest(
     if check_seals:
         verify_seals(model, bundles, inputs, shown=shown, cache=cache)
         _verify_proof_digests(root, model, shown)
-    return LoadedManifest(path=path, digest=sha256_bytes(raw), model=model, bundles=bundles, inputs=inputs)
+    return LoadedManifest(path=path, digest=bytes_digest(raw), model=model, bundles=bundles, inputs=inputs)
 
 
 def _check_checks(model: PaperManifest, shown: str) -> None:
@@ -117,7 +120,7 @@ def _check_checks(model: PaperManifest, shown: str) -> None:
 
 def _read(path: Path, shown: str) -> bytes:
     try:
-        return path.read_bytes()
+        return read_capped(path, MANIFEST_CAPS, file=shown)
     except OSError as e:
         raise IntakeError(f"cannot read: {e.strerror}", file=shown) from e
 
@@ -126,57 +129,17 @@ def parse_document(raw: bytes, shown: str) -> dict[str, Any]:
     """Parse JSON or YAML 1.2 bytes into plain JSON data (a mapping at the top).
 
     Raises `IntakeError` for undecodable text, syntax errors, duplicate keys,
-    non-string keys, NaN literals and a top level that is not a mapping.
+    non-string keys, NaN literals, a top level that is not a mapping, and
+    anything over the caps of `safeload.MANIFEST_CAPS` (size, depth, nodes, aliases).
     """
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise IntakeError(f"not UTF-8 text (byte {e.start})", file=shown) from e
-    if text.lstrip().startswith("{"):
+    if raw.lstrip().startswith(b"{"):
         # JSON parsing already yields plain data: str keys, no NaN, no timestamps.
-        plain = _parse_json(text, shown)
+        plain = load_json(raw, file=shown, caps=MANIFEST_CAPS)
     else:
-        plain = _plain(_parse_yaml(text, shown), shown, "")
+        plain = _plain(load_yaml(raw, file=shown, caps=MANIFEST_CAPS), shown, "")
     if not isinstance(plain, dict):
         raise IntakeError(f"top level is {_type_name(plain)}, not a mapping", file=shown)
     return plain
-
-
-def _parse_json(text: str, shown: str) -> Any:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise IntakeError(f"duplicate key {key!r}", file=shown)
-            result[key] = value
-        return result
-
-    def no_constants(name: str) -> Any:
-        raise IntakeError(f"{name} is not valid JSON", file=shown)
-
-    try:
-        return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except json.JSONDecodeError as e:
-        raise IntakeError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}", file=shown) from e
-    except RecursionError as e:
-        raise IntakeError("document is nested too deeply", file=shown) from e
-
-
-def _parse_yaml(text: str, shown: str) -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    yaml = YAML(typ="safe")
-    try:
-        return yaml.load(text)
-    except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = (e.problem or e.context or "syntax error").strip()
-        raise IntakeError(f"invalid YAML{where}: {problem}", file=shown) from e
-    except (YAMLError, ValueError, TypeError, RecursionError) as e:
-        # ruamel raises plain ValueError/TypeError for some malformed scalars and tags.
-        raise IntakeError(f"invalid YAML: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=shown) from e
 
 
 def _plain(value: Any, shown: str, where: str) -> Any:
@@ -281,7 +244,7 @@ def _verify_proof_digests(root: VerificationRoot, model: PaperManifest, shown: s
         field_name = f"claims[{i}].proof.sha256"
         if claim.proof.sha256 is None:
             raise IntakeError(f"no digest: run `verify seal {model.id}`", file=shown, field=field_name)
-        actual = sha256_file(root.path / claim.proof.file)
+        actual = hex_of(read_file_digest(root.path / claim.proof.file))
         if actual != claim.proof.sha256:
             raise IntakeError(f"digest mismatch: {claim.proof.file!r} now digests to {actual}", file=shown, field=field_name)
 
@@ -317,7 +280,7 @@ def verify_seals(
             if item.sha256 is None:
                 raise IntakeError(f"no digest: run `verify seal {model.id}`", file=shown, field=field_name)
             path = inputs[repro.id][item.path]
-            actual = cache.digest(path, path.stat()) if cache is not None else sha256_file(path)
+            actual = hex_of(cache.digest(path, path.stat()) if cache is not None else read_file_digest(path))
             if actual != item.sha256:
                 raise IntakeError(f"digest mismatch: {item.path!r} now digests to {actual}", file=shown, field=field_name)
 
@@ -342,14 +305,14 @@ def seal_manifest(root: VerificationRoot, paper_id: str, *, cache: StatCache | N
         if seals[repro.id] != repro.seal:
             changes.append((f"repros[{i}].seal", seals[repro.id]))
         for j, item in enumerate(repro.inputs):
-            digest = sha256_file(loaded.inputs[repro.id][item.path])
+            digest = hex_of(read_file_digest(loaded.inputs[repro.id][item.path]))
             digests[(repro.id, item.path)] = digest
             if digest != item.sha256:
                 changes.append((f"repros[{i}].inputs[{j}].sha256", digest))
     proofs: dict[str, str] = {}
     for i, claim in enumerate(loaded.model.claims):
         if claim.proof is not None:
-            proofs[claim.id] = sha256_file(root.path / claim.proof.file)
+            proofs[claim.id] = hex_of(read_file_digest(root.path / claim.proof.file))
             if proofs[claim.id] != claim.proof.sha256:
                 changes.append((f"claims[{i}].proof.sha256", proofs[claim.id]))
     if changes:
@@ -373,11 +336,11 @@ def _rewrite_round_trip(
     path: Path, seals: dict[str, str], digests: dict[tuple[str, str], str], proofs: dict[str, str]
 ) -> None:
     import io
-    import os
-    import tempfile
 
     from ruamel.yaml import YAML
     from ruamel.yaml.util import load_yaml_guess_indent
+
+    from verifier.store import atomic_write
 
     text = path.read_text(encoding="utf-8")
     buffer = io.StringIO()
@@ -396,14 +359,4 @@ def _rewrite_round_trip(
         document = yaml.load(text)
         _apply_seals(document, seals, digests, proofs)
         yaml.dump(document, buffer)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, buffer.getvalue().encode("utf-8"), mode=path.stat().st_mode & 0o7777)

@@ -1,4 +1,4 @@
-"""Pydantic models of the public contracts (../shared/CONTRACT.md).
+"""Pydantic models of the public contracts (docs/reference/contract.md).
 
 On-disk documents are strict, frozen and forbid unknown fields, so a typo in
 a manifest is an intake error rather than a silently ignored key. The JSON
@@ -20,7 +20,16 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 MANIFEST_CONTRACT = "paper-manifest-v1.2"
 MANIFEST_CONTRACT_V11 = "paper-manifest-v1.1"
@@ -39,6 +48,14 @@ HEX_PATTERN = r"^[0-9a-f]{64}$"
 POINTER_PATTERN = r"^(/([^~/]|~[01])*)*$"
 
 Number = Annotated[float, Field(strict=False, allow_inf_nan=False)]
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("an argument holds a NUL byte, which no program can be passed")
+    return text
+
+
+Argument = Annotated[StrictStr, AfterValidator(_no_nul)]
+"""One argv element: any text but NUL, which no exec can pass (refused at intake, not at run time)."""
 """A finite number; YAML/JSON integers are accepted and widened to float."""
 
 
@@ -186,6 +203,13 @@ class ProofTarget(Document):
 ClaimKind = Literal["formula", "empirical", "proof", "descriptive"]
 
 
+class LintWaiver(Document):
+    """`verify lint` rules waived for one claim, with the reason readers see."""
+
+    waive: list[StrictStr] = Field(min_length=1, description="Rule ids of `verify lint` waived for this claim.")
+    why: StrictStr = Field(min_length=1, description="Why the claim is sound despite the findings.")
+
+
 class Replicate(Document):
     """How a replication (`--replicate`) of a multi-seed claim draws its fresh seeds (v1.2)."""
 
@@ -211,6 +235,7 @@ class Claim(Document):
     replicate: Replicate | None = Field(
         default=None, description="How many fresh seeds `--replicate` draws for this multi-seed claim (v1.2)."
     )
+    lint: LintWaiver | None = Field(default=None, description="`verify lint` findings waived for this claim, and why.")
 
     @model_validator(mode="after")
     def _kind_fits(self) -> Claim:
@@ -255,7 +280,7 @@ class Repro(Document):
     id: StrictStr = Field(pattern=LOCAL_ID_PATTERN, description="Unique in the paper.")
     bundle: StrictStr = Field(min_length=1, description="Directory under the root holding the code.")
     seal: StrictStr | None = Field(default=None, pattern=DIGEST_PATTERN, description="Tree digest of the bundle (`verify seal`).")
-    entrypoint: list[StrictStr] = Field(min_length=1, description="argv, never a shell string.")
+    entrypoint: list[Argument] = Field(min_length=1, description="argv, never a shell string.")
     params: dict[str, Any] = Field(default_factory=dict, description="Given to the repro as the JSON file $REPRO_PARAMS.")
     inputs: list[InputFile] = Field(default_factory=list, description="Pinned input files.")
     limits: Limits = Field(default_factory=Limits, description="Resource limits.")

@@ -12,8 +12,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+from verifier.digest import bytes_digest
+from verifier.errors import IntakeError
 from verifier.models import Claim, PaperManifest, Verdict
-from verifier.seal import sha256_bytes
+from verifier.safeload import POLICY_CAPS, load_yaml
 
 Level = Literal["LOW", "MEDIUM", "HIGH"]
 CHECKABLE_KINDS = ("formula", "empirical", "proof")
@@ -31,11 +33,15 @@ class Policy:
 @cache
 def load_policy() -> Policy:
     """The bundled quality policy (read once per process)."""
-    from ruamel.yaml import YAML
+    return parse_policy(resources.files("verifier.policy").joinpath("quality-v1.yaml").read_bytes())
 
-    raw = resources.files("verifier.policy").joinpath("quality-v1.yaml").read_bytes()
-    document = YAML(typ="safe").load(raw)
-    return Policy(uri=str(document["uri"]), digest=sha256_bytes(raw), document=document)
+
+def parse_policy(raw: bytes, *, file: str = "verifier/policy/quality-v1.yaml") -> Policy:
+    """A policy file's bytes as a `Policy`. Raises `IntakeError` for one that does not parse or has no uri."""
+    document = load_yaml(raw, file=file, caps=POLICY_CAPS)
+    if not isinstance(document, dict) or not isinstance(document.get("uri"), str):
+        raise IntakeError("not a policy: no uri", file=file, field="uri")
+    return Policy(uri=document["uri"], digest=bytes_digest(raw), document=document)
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ Seeds stay below 2**31: every framework's seeding accepts them.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from collections.abc import Iterable
+
+from verifier.digest import raw_sha256
 
 NONCE_RE = re.compile(r"^[0-9a-f]{8,64}$")
 SEED_LIMIT = 2**31
@@ -48,7 +49,7 @@ def fresh_seeds(nonce: str, count: int, exclude: Iterable[int] = ()) -> list[int
     seeds: list[int] = []
     i = 0
     while len(seeds) < count:
-        digest = hashlib.sha256(f"verify-replicate-v1:{nonce}:{i}".encode()).digest()
+        digest = raw_sha256(f"verify-replicate-v1:{nonce}:{i}".encode())
         seed = int.from_bytes(digest[:8], "big") % SEED_LIMIT
         if seed not in skip:
             skip.add(seed)

@@ -3,7 +3,7 @@
 `build_record(root, home, paper_id)` reads, and never runs: the manifest (no
 seal check: a record stays readable after its bundle changed), the ledger's
 last verdict of every claim and the runs behind them, the correction audit,
-the attestation index (`verifier.attest_store`) and the verdict history. It
+the attestation index (`verifier.attest.store`) and the verdict history. It
 returns a `PublicRecord`, which the reporters render in the order of the
 record that started this project (Assignee Research, SRCH:BA8256CB): the
 header; verification level; gate verdict; quality tier and dimensions;
@@ -17,7 +17,7 @@ is `gates.paper_verdict`'s: Verified, Partially verified (k of n claims),
 Refuted or Unverified.
 
 Reporters follow check-jsonschema's `reporter.py`: one `Reporter` ABC and a
-class per format, chosen through `REPORTER_FOR_NAME`.
+class per format, chosen by `verify show --format`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from verifier.history import HistoryPoint
 from verifier.models import Check, Claim, PaperManifest, RunRecord, SourceProvenance, Verdict
 
 RECORD_CONTRACT: Final = "public-record-v1"
@@ -115,16 +116,6 @@ class ClaimRecord:
 
 
 @dataclass(frozen=True)
-class HistoryPoint:
-    """One evaluation of the paper: when, how many checkable claims were verified, and each claim's status."""
-
-    evaluated: str
-    verified: int
-    checkable: int
-    statuses: dict[str, str]
-
-
-@dataclass(frozen=True)
 class PublicRecord:
     """Everything `verify show` renders, in its order (module docstring)."""
 
@@ -175,7 +166,7 @@ def build_record(root: Path, home: Path, paper_id: str) -> PublicRecord:
         runs = _runs_of(ledger, last.values())
         # (3): every verdict, for the history
         history = _history(model, {gid: ledger.verdict_history(gid, limit=200) for gid in ids})
-        store = ledger.artifact_path
+        store = ledger.store.path
     by_local = {gid.split("/", 1)[1]: v for gid, v in last.items()}
     claims = [_claim_record(model.id, c, last.get(f"{model.id}/{c.id}"), runs, home, store) for c in model.claims]
     return PublicRecord(
@@ -191,7 +182,7 @@ def build_record(root: Path, home: Path, paper_id: str) -> PublicRecord:
         verification=_verification(model),
         gate=_gate(model, by_local),
         quality=_quality(model, by_local),
-        corrections=_corrections(root, paper_id, last),
+        corrections=_corrections(root, home, paper_id, last),
         provenance=_provenance(model.provenance),
         claims=claims,
         history=history,
@@ -280,7 +271,7 @@ def _quality(model: PaperManifest, verdicts: Mapping[str, Verdict]) -> dict[str,
     return assess(model, dict(verdicts)).as_json()
 
 
-def _corrections(root: Path, paper_id: str, last: Mapping[str, Verdict]) -> dict[str, Any]:
+def _corrections(root: Path, home: Path, paper_id: str, last: Mapping[str, Verdict]) -> dict[str, Any]:
     """`verify audit` as data: status, count, stale claims, and the chain (ok, or its breaks)."""
     from verifier.corrections import audit, verdict_time_from_iso
 
@@ -288,7 +279,7 @@ def _corrections(root: Path, paper_id: str, last: Mapping[str, Verdict]) -> dict
         verdict = last.get(gid)
         return verdict_time_from_iso(verdict.evaluated) if verdict else None
 
-    return audit(root, paper_id, last_verdict_time=last_time).to_json()
+    return audit(root, paper_id, last_verdict_time=last_time, home=home).to_json()
 
 
 def _provenance(prov: SourceProvenance | None) -> dict[str, Any] | None:
@@ -526,40 +517,15 @@ def _logs(record: RunRecord, home: Path, store: Callable[[str], Path]) -> list[L
 
 
 def _attestations(home: Path, verdict: Verdict | None) -> list[Link]:
-    """Envelopes of this verdict: the executor's index, else `verify attest paper`'s files."""
+    """Envelopes of this verdict, from its claim's attestation index (`verifier.attest.store`)."""
     if verdict is None:
         return []
-    from verifier.attest_store import envelopes_of, read_index
+    from verifier.attest.store import envelopes_of, read_index
 
     index = read_index(home, verdict.claim)
-    if index is not None and index.get("evaluated") == verdict.evaluated:
-        return [Link(label, digest, path) for label, digest, path in envelopes_of(index)]
-    return _attest_paper_files(home, verdict)
-
-
-def _attest_paper_files(home: Path, verdict: Verdict) -> list[Link]:
-    """The layout `verify attest paper` writes (attest.attest_verdict / attest.run_envelope_path)."""
-    from verifier.attest import attestation_dir, rfc3339, run_envelope_path
-
-    paper, _, claim = verdict.claim.partition("/")
-    stamp = rfc3339(verdict.evaluated).replace(":", "")
-    candidates = [("verdict summary (VSA)", attestation_dir(home) / "verdicts" / paper / claim / f"{stamp}.intoto.jsonl")]
-    candidates += [
-        (f"run {r.id} provenance (SLSA)", run_envelope_path(home, r.id))
-        for r in [verdict.run, *verdict.runs]
-        if r is not None and r.id is not None
-    ]
-    return [
-        Link(label, _file_digest(path), path.relative_to(home).as_posix())
-        for label, path in candidates
-        if path.is_file() and path.is_relative_to(home)
-    ]
-
-
-def _file_digest(path: Path) -> str:
-    from verifier.seal import sha256_bytes
-
-    return sha256_bytes(path.read_bytes())
+    if index is None or index.get("evaluated") != verdict.evaluated:
+        return []
+    return [Link(label, digest, path) for label, digest, path in envelopes_of(index)]
 
 
 def _history(model: PaperManifest, verdicts: Mapping[str, list[Verdict]]) -> list[HistoryPoint]:
@@ -755,10 +721,3 @@ def render_template(name: str, **context: Any) -> str:
         lstrip_blocks=True,
     )
     return env.get_template(name).render(**context)
-
-
-REPORTER_FOR_NAME: Final[dict[str, Callable[[], Reporter]]] = {
-    "md": MarkdownReporter,
-    "json": JsonReporter,
-    "html": HtmlReporter,
-}

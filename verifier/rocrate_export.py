@@ -152,7 +152,7 @@ def _read(root: Path, home: Path, paper_id: str) -> _Facts:
                     run = ledger.get_run(ref.id)
                     if run is not None:
                         seen[ref.id] = run
-        store = ledger.artifact_path
+        store = ledger.store.path
     return _Facts(
         root=vroot.path,
         home=home,
@@ -383,8 +383,8 @@ def _param(crate: Any, identifier: str, name: str, kind: str) -> Any:
 
 
 def _add_bundle(crate: Any, facts: _Facts, repro: Repro) -> tuple[Any, int]:
-    """The bundle directory, with exactly the files its seal covers (verifier.seal's walk)."""
-    from verifier.seal import tree_entries
+    """The bundle directory, with exactly the files its seal covers (verifier.digest's walk)."""
+    from verifier.digest import tree_entries
 
     path = facts.bundles.get(repro.id) or (facts.root / repro.bundle)
     rel = path.relative_to(facts.root).as_posix()
@@ -394,7 +394,7 @@ def _add_bundle(crate: Any, facts: _Facts, repro: Repro) -> tuple[Any, int]:
     # No source: rocrate would copy the whole directory, caches included; the sealed files are added one by one.
     dataset = crate.add_dataset(None, rel, properties={
         "@type": ["Dataset", "SoftwareSourceCode"], "name": f"bundle {rel}", "identifier": repro.seal or "unsealed",
-        "version": repro.seal or "unsealed", "description": "Repro bundle; its seal is the tree digest defined in verifier.seal.",
+        "version": repro.seal or "unsealed", "description": "Repro bundle; its seal is the tree digest defined in verifier.digest.",
     })
     added = 0
     parts = []
@@ -563,7 +563,7 @@ def _add_home_file(crate: Any, facts: _Facts, rel: str, properties: dict[str, An
 
 
 def _add_public_key(crate: Any, facts: _Facts) -> int:
-    from verifier.keys import key_id, load_public_key, public_key_path
+    from verifier.attest.keys import key_id, load_public_key, public_key_path
 
     path = public_key_path(facts.home)
     if not path.is_file():
@@ -577,12 +577,12 @@ def _add_public_key(crate: Any, facts: _Facts) -> int:
 
 def _add_bytes(crate: Any, staging: Path, dest: str, data: bytes, properties: dict[str, Any]) -> Any:
     """Bytes made here (a verdict's JSON) as a file of the crate; rocrate copies it from `staging` on write."""
-    import hashlib
+    from verifier.digest import bytes_digest, hex_of
 
     source = staging / dest
     source.parent.mkdir(parents=True, exist_ok=True)
     source.write_bytes(data)
-    return crate.add_file(source, dest, properties={**properties, "sha256": hashlib.sha256(data).hexdigest()})
+    return crate.add_file(source, dest, properties={**properties, "sha256": hex_of(bytes_digest(data))})
 
 
 def _verdict_bytes(verdict: Verdict) -> bytes:

@@ -26,7 +26,7 @@ Side effects: writes under the ledger's home; runs repro code in the sandbox.
 
 from __future__ import annotations
 
-import json
+import os
 import tempfile
 import threading
 import uuid
@@ -35,19 +35,20 @@ from pathlib import Path
 from typing import Any
 
 from verifier.canonical import digest_json
+from verifier.digest import hex_of, tree_digest
 from verifier.errors import IntakeError
 from verifier.ledger import Ledger
 from verifier.manifests import LoadedManifest
 from verifier.models import OutputFile, Repro, RunRecord
+from verifier.safeload import RESULTS_CAPS, load_json
 from verifier.sandbox import (
-    Limits,
     RunOutcome,
     Sandbox,
     SandboxRequest,
     SandboxResult,
     judge_outcome,
 )
-from verifier.seal import sha256_file, tree_digest
+from verifier.seal import StatCache
 
 
 @dataclass(frozen=True)
@@ -79,21 +80,13 @@ def request_for(plan: RunPlan, *, out_dir: Path, log_dir: Path) -> SandboxReques
     """The sandbox request of a plan (paths of outputs and logs as given)."""
     repro = plan.repro
     inputs = plan.manifest.inputs[repro.id]
-    limits = repro.limits
     return SandboxRequest(
         bundle=plan.manifest.bundles[repro.id],
         entrypoint=tuple(repro.entrypoint),
         params=repro.params,
         inputs=tuple((inputs[item.path], item.path) for item in repro.inputs),
         seed=plan.seed,
-        limits=Limits(
-            timeout_s=limits.timeout_s,
-            memory_mb=limits.memory_mb,
-            cpus=limits.cpus,
-            gpus=limits.gpus,
-            max_procs=limits.max_procs,
-            max_output_mb=limits.max_output_mb,
-        ),
+        limits=repro.limits,
         out_dir=out_dir,
         log_dir=log_dir,
         image=repro.image,
@@ -128,6 +121,7 @@ class Runner:
         self.sandbox = sandbox
         self.use_cache = use_cache
         self._lock = threading.RLock()
+        self._stat = StatCache(ledger.home)  # the one intake filled: same home
         self._fingerprints: dict[str | None, dict[str, Any]] = {}
 
     def environment(self, plan: RunPlan) -> dict[str, Any]:
@@ -153,7 +147,11 @@ class Runner:
     def _results_of(self, record: RunRecord) -> dict[str, Any] | None:
         if record.results_digest is None:
             return None
-        loaded = json.loads(self.ledger.get_bytes(record.results_digest))
+        try:  # stored only if it parsed when the run finished; the caps hold it to that again
+            loaded = load_json(self.ledger.store.get_bytes(record.results_digest), file="results.json",
+                               caps=RESULTS_CAPS, allow_nonfinite=True)
+        except IntakeError:
+            return None
         return loaded if isinstance(loaded, dict) else None
 
     def execute(self, plan: RunPlan, key: str) -> ObtainedRun:
@@ -172,7 +170,7 @@ class Runner:
             # (3): its outcome
             outcome = judge_outcome(result, out_dir)
             # (4): the seal and inputs, hashed again in full
-            void_reason = _changed_during_run(plan)
+            void_reason = _changed_during_run(plan, self._stat)
             # (5): artifacts and the record
             return self.store(plan, key, request, result, outcome, out_dir, void_reason=void_reason)
 
@@ -215,11 +213,11 @@ class Runner:
         results_digest = None
         for rel in sorted(outcome.outputs):
             path = out_dir / rel
-            digest = self.ledger.put_file(path)
+            digest = self.ledger.store.put_file(path)
             outputs.append(OutputFile(path=rel, sha256=digest, size=path.stat().st_size))
             if rel == "results.json" and outcome.status == "ok":
                 results_digest = digest
-        logs = {name: self.ledger.put_file(p) for name, p in (("stdout", result.stdout_path), ("stderr", result.stderr_path)) if p.exists()}
+        logs = {name: self.ledger.store.put_file(p) for name, p in (("stdout", result.stdout_path), ("stderr", result.stderr_path)) if p.exists()}
         environment = dict(self.environment(plan))
         if result.image_digest:
             environment["image_digest"] = result.image_digest
@@ -251,15 +249,17 @@ class Runner:
         )
 
 
-def _changed_during_run(plan: RunPlan) -> str | None:
+def _changed_during_run(plan: RunPlan, cache: StatCache) -> str | None:
     """Why the run is void (bundle or input changed since intake), or None.
 
-    Hashes every byte again, without the stat cache: a writer that restored
-    the metadata must not get past this check.
+    Hashes again every file whose (size, mtime, ctime, inode) differs from
+    when the stat cache hashed it: any write changes ctime, which no
+    unprivileged writer can set back, so a file that changed mid-run is
+    always hashed (the cache keeps no entry younger than its racy window).
     """
     repro = plan.repro
     try:
-        seal = tree_digest(plan.manifest.bundles[repro.id])
+        seal = tree_digest(plan.manifest.bundles[repro.id], cache)
     except IntakeError as e:
         return f"void: the bundle changed during the run ({e.diagnostics()})"
     if seal != repro.seal:
@@ -267,8 +267,8 @@ def _changed_during_run(plan: RunPlan) -> str | None:
     for item in repro.inputs:
         path = plan.manifest.inputs[repro.id][item.path]
         try:
-            digest = sha256_file(path)
-        except IntakeError:
+            digest = hex_of(cache.digest(path, os.stat(path)))
+        except (IntakeError, OSError):
             digest = "missing"
         if digest != item.sha256:
             return f"void: input {item.path} changed during the run"

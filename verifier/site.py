@@ -196,7 +196,8 @@ def _integrations(record: PublicRecord, out: Path, *, verdicts: Mapping[str, dic
 
 def _copy_keys(home: Path, out: Path) -> list[ShippedKey]:
     """Copy the home's public key (never the private one) to `keys/ed25519.pub.pem`."""
-    from verifier.keys import KeyFileError, key_id, load_public_key, public_key_path
+    from verifier.attest.keys import key_id, load_public_key, public_key_path
+    from verifier.errors import KeyFileError
 
     source = public_key_path(home)
     if not source.is_file():

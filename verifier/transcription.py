@@ -21,11 +21,11 @@ instead of scanning a 6 MB bundle on every verdict.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -163,14 +163,11 @@ class NumberIndex:
         return index
 
     def _store(self, path: Path, index: dict[str, str]) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump({"version": INDEX_VERSION, "numbers": index}, out, sort_keys=True)
-            os.replace(tmp, path)  # atomic: concurrent writers write the same content
-        except OSError:
-            pass  # an index that cannot be kept is rebuilt next time
+        from verifier.store import atomic_write
+
+        # Atomic: concurrent writers write the same content; an index that cannot be kept is rebuilt next time.
+        with contextlib.suppress(OSError):
+            atomic_write(path, json.dumps({"version": INDEX_VERSION, "numbers": index}, sort_keys=True).encode())
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from verifier.sandbox import judge_outcome
-from verifier.sandbox.base import Limits, Sandbox, SandboxRequest, SandboxResult
+from verifier.sandbox.base import DEFAULT_LOG_BYTES, Limits, Sandbox, SandboxRequest, SandboxResult
 from verifier.sandbox.bwrap import BwrapSandbox
 from verifier.sandbox.docker import DockerSandbox, default_image
 from verifier.sandbox.outcome import RunOutcome
@@ -94,7 +94,7 @@ class Harness:
 
     def run(self, code: str, *, limits: Limits | None = None,
             inputs: tuple[tuple[Path, str], ...] = (), files: dict[str, str] | None = None,
-            entrypoint: tuple[str, ...] | None = None) -> Run:
+            entrypoint: tuple[str, ...] | None = None, max_log_bytes: int = DEFAULT_LOG_BYTES) -> Run:
         self.bundle.mkdir(exist_ok=True)
         (self.bundle / "__init__.py").write_text("")
         (self.bundle / f"{self.module}.py").write_text(PRELUDE + textwrap.dedent(code))
@@ -106,7 +106,7 @@ class Harness:
             params={"n": 1}, inputs=inputs, seed=7,
             limits=limits or Limits(timeout_s=60, memory_mb=512, max_procs=64),
             out_dir=run_dir / "out", log_dir=run_dir / "logs",
-            image=default_image() if self.backend.name == "docker" else None,
+            image=default_image() if self.backend.name == "docker" else None, max_log_bytes=max_log_bytes,
         )
         result = self.backend.run(request)
         return Run(result, judge_outcome(result, request.out_dir),

@@ -255,7 +255,7 @@ class TestOutputs:
             for _ in range(800):
                 sys.stdout.write(chunk)
             done({"ok": True})
-        """, limits=Limits(timeout_s=60, max_log_bytes=100_000))
+        """, limits=Limits(timeout_s=60), max_log_bytes=100_000)
         assert run.outcome.status == "ok", run.stderr
         assert run.result.stdout_truncated
         assert len(run.stdout) == 100_000

@@ -11,17 +11,21 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from verifier import models
 from verifier.errors import SandboxError, SandboxUnavailableError, UsageError
 from verifier.sandbox import BACKEND_FOR_NAME, judge_outcome, seccomp, select_backend
+from verifier.sandbox import docker as docker_mod
 from verifier.sandbox import fingerprint as fp
 from verifier.sandbox.base import Limits, SandboxRequest
 from verifier.sandbox.bwrap import BwrapSandbox, bwrap_argv, input_target, python_prefixes
 from verifier.sandbox.cgroup import RunCgroup, owner_alive
 from verifier.sandbox.docker import DockerSandbox, hardened_profile
+from verifier.sandbox.launch import Slot
 from verifier.sandbox.process import UnsafeProcessSandbox
 from verifier.sandbox.supervise import (
     EOF_GRACE_S,
@@ -35,12 +39,13 @@ MakeRequest = Callable[..., SandboxRequest]
 
 
 class TestLimits:
-    def test_from_mapping_keeps_known_keys(self) -> None:
-        limits = Limits.from_mapping({"timeout_s": 60, "memory_mb": 1024, "cpus": 2, "gpus": 0, "x": 1})
-        assert limits == Limits(timeout_s=60, memory_mb=1024, cpus=2, gpus=0)
-
-    def test_from_none_is_default(self) -> None:
-        assert Limits.from_mapping(None) == Limits()
+    def test_one_limits_type(self) -> None:
+        # The manifest's validated limits are what the sandbox runs with: no copy, no second type.
+        assert Limits is models.Limits
+        limits = models.Repro.model_validate(
+            {"id": "R", "bundle": "b", "entrypoint": ["python"], "limits": {"timeout_s": 60, "cpus": 2}}
+        ).limits
+        assert (limits.timeout_s, limits.cpus, limits.memory_mb) == (60, 2, 2048)
 
 
 class TestRegistry:
@@ -153,6 +158,33 @@ class TestDockerHardening:
         assert default["syscalls"][0]["names"][1] == "clone"  # the input is untouched
 
 
+class TestDockerWithoutEngine:
+    PINNED = "localhost/x@sha256:" + "a" * 64
+
+    def test_a_missing_socket_is_unavailable(self) -> None:
+        why = DockerSandbox("unix:///nonexistent/engine.sock").available()
+        assert why is not None and "no such socket" in why
+
+    def test_pinned_image_facts_come_from_disk(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("VERIFY_CACHE_DIR", str(tmp_path))
+        url = "unix:///nonexistent/engine.sock"  # nothing answers: any engine call would fail
+        with pytest.raises(SandboxError, match="no Docker API"):
+            DockerSandbox(url).fingerprint(SimpleNamespace(image=self.PINNED))  # type: ignore[arg-type]
+        facts = {"image": self.PINNED, "image_digest": "sha256:" + "b" * 64, "repo_digests": [self.PINNED],
+                 "image_os": "linux/amd64"}
+        docker_mod._write_pinned(url, self.PINNED, facts)
+        backend = DockerSandbox(url)
+        got = backend.fingerprint(SimpleNamespace(image=self.PINNED))  # type: ignore[arg-type]
+        assert {k: got[k] for k in facts} == facts and got["backend"] == "docker"
+        assert backend._client is None  # never connected
+
+    def test_a_tag_is_never_cached(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("VERIFY_CACHE_DIR", str(tmp_path))
+        docker_mod._write_pinned(None, "localhost/x:1", {"image": "localhost/x:1"})
+        assert list(tmp_path.iterdir()) == []
+        assert docker_mod._read_pinned(None, "localhost/x:1") is None
+
+
 class TestFingerprint:
     def test_cached_and_cheap(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("VERIFY_CACHE_DIR", str(tmp_path))
@@ -193,8 +225,8 @@ class TestSupervision:
         # The repro exits at once but leaves a child that keeps stdout open.
         argv = ["/bin/sh", "-c", "sleep 30 & echo started"]
         t0 = time.monotonic()
-        raw = supervise(argv, env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path, limits=Limits(timeout_s=20),
-                        log_dir=tmp_path / "logs")
+        slot = Slot.spawn(argv, env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path)
+        raw = supervise(slot, limits=Limits(timeout_s=20), log_dir=tmp_path / "logs", max_log_bytes=1000)
         assert time.monotonic() - t0 < EOF_GRACE_S + 2
         assert raw.exit_code == 0 and not raw.timed_out
         assert (tmp_path / "logs" / "stdout.log").read_text() == "started\n"

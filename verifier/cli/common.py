@@ -1,18 +1,15 @@
-"""What every subcommand shares: the application context, common options, error boundary."""
+"""What every subcommand shares: the application context and common options."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-
-from verifier.errors import EXIT_BAD_INPUT, VerifierError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,13 +20,12 @@ class AppContext:
 
     root: Path
     home: Path
-    verbose: bool
 
     @classmethod
-    def create(cls, *, root: str, verbose: bool) -> AppContext:
+    def create(cls, *, root: str) -> AppContext:
         root_path = Path(root).resolve()
         home = Path(os.environ["VERIFY_HOME"]).resolve() if os.environ.get("VERIFY_HOME") else root_path / ".verify"
-        return cls(root=root_path, home=home, verbose=verbose)
+        return cls(root=root_path, home=home)
 
 
 def json_option(func: F) -> F:
@@ -57,37 +53,3 @@ def no_cache_option(func: F) -> F:
 def emit_json(payload: Any) -> None:
     """Print one JSON document on stdout."""
     click.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))
-
-
-def fail(ctx: click.Context, status: int) -> None:
-    """Leave the command with `status` (click's way, so tests see it)."""
-    ctx.exit(status)
-
-
-def run_guarded(group: click.Group, argv: list[str]) -> int:
-    """Run the click group; turn every `VerifierError` into one stderr line and its status.
-
-    With `-v` the traceback is shown instead. Usage errors keep click's own
-    message and get exit status 2, as the contract says.
-    """
-    verbose = "-v" in argv or "--verbose" in argv
-    try:
-        # Without standalone mode click returns a command's `ctx.exit(n)` status instead of exiting.
-        status = group.main(args=argv, prog_name="verify", standalone_mode=False)
-    except VerifierError as e:
-        if verbose:
-            raise
-        click.echo(f"verify: error: {e.diagnostics()}", err=True)
-        return e.exit_status
-    except click.exceptions.Exit as e:
-        return int(e.exit_code)
-    except click.ClickException as e:
-        e.show()
-        return EXIT_BAD_INPUT
-    except click.exceptions.Abort:
-        click.echo("verify: aborted", err=True)
-        return 130
-    except BrokenPipeError:
-        sys.stderr.close()
-        return 0
-    return status if isinstance(status, int) else 0

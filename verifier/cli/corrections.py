@@ -3,14 +3,12 @@
 Exit status: `correct` 0 when the record is written, 1 when the existing
 chain is broken (nothing written), 2 for bad input (unknown paper, type or
 claim; missing `--manifest-before` for a first record). `audit` 0 when the
-chain is intact, 1 when it is broken, 2 for an unknown paper.
+chain is intact and every corrected claim was judged since, 3 when the chain
+is intact but a claim is out of date, 1 when it is broken, 2 for an unknown paper.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -18,43 +16,18 @@ import click
 from verifier.cli.common import AppContext, emit_json, json_option
 from verifier.corrections import (
     CORRECTION_TYPES,
-    DIGEST_RE,
     AuditReport,
-    VerdictTimeLookup,
     append_correction,
-    file_digest,
     format_time,
+    ledger_verdict_times,
     manifest_path,
     parse_record,
-    verdict_time_from_iso,
 )
 from verifier.corrections import (
     audit as audit_chain,
 )
-from verifier.errors import EXIT_REFUTED, UsageError
-
-
-@contextlib.contextmanager
-def ledger_verdict_times(home: Path) -> Iterator[VerdictTimeLookup]:
-    """`last_verdict_time` backed by the ledger under `home`, open for the `with` block.
-
-    With no ledger yet, no claim has a verdict (every corrected claim is stale).
-
-    Raises `LedgerError` if the ledger is unreadable.
-    Side effects: none when there is no ledger (it is not created just to be read).
-    """
-    from verifier.ledger import DB_NAME, Ledger  # lazy: SQLite is not needed to audit a chain
-
-    if not (home / DB_NAME).is_file():
-        yield lambda _claim: None
-        return
-    with Ledger.open(home) as ledger:
-
-        def lookup(claim: str) -> datetime | None:
-            verdict = ledger.last_verdict(claim)
-            return verdict_time_from_iso(verdict.evaluated) if verdict is not None else None
-
-        yield lookup
+from verifier.digest import DIGEST_RE, file_digest
+from verifier.errors import EXIT_OK, UsageError
 
 
 def _resolve_before(root: Path, paper_id: str, before: str | None, unchanged: bool) -> str | None:
@@ -114,6 +87,7 @@ def correct(
         reason=reason,
         manifest_before=_resolve_before(app.root, paper_id, before, unchanged),
         issuer=issuer,
+        home=app.home,
     )
     digest = file_digest(path)
     record = parse_record(path.read_bytes(), source=path)
@@ -136,14 +110,14 @@ def correct(
 def audit(app: AppContext, paper_id: str, as_json: bool) -> None:
     """Check PAPER_ID's correction chain and manifest; list claims to verify again."""
     with ledger_verdict_times(app.home) as last_verdict_time:
-        report = audit_chain(app.root, paper_id, last_verdict_time=last_verdict_time)
+        report = audit_chain(app.root, paper_id, last_verdict_time=last_verdict_time, home=app.home)
     if as_json:
         emit_json(report.to_json())
     else:
         for line in audit_lines(report):
             click.echo(line)
-    if not report.ok:
-        raise click.exceptions.Exit(EXIT_REFUTED)
+    if report.exit_status != EXIT_OK:
+        raise click.exceptions.Exit(report.exit_status)
 
 
 def audit_lines(report: AuditReport) -> list[str]:
@@ -152,6 +126,7 @@ def audit_lines(report: AuditReport) -> list[str]:
     flags = "".join(f", {flag}" for flag in report.flags)
     lines = [f"{report.paper}: {report.status}, {report.count} correction(s){flags}; {chain}"]
     lines += [f"broken: {line}" for line in report.breaks]
+    lines += [f"note: {line}" for line in report.notes]
     for stale in report.stale:
         last = format_time(stale.last_verdict) if stale.last_verdict else "never"
         lines.append(

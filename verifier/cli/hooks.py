@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from verifier.cli.common import AppContext
-from verifier.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUTED
+from verifier.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUTED, ReportedErrors
 
 
 @click.group()
@@ -51,10 +51,9 @@ def hook_validate(app: AppContext, files: tuple[str, ...]) -> None:
 
     papers = papers_of(files, app.root)
     results = validate_papers(app.root, app.home, papers) if papers else []
-    failed = [r for r in results if not r.ok]
-    for result in failed:
-        click.echo(f"verify: error: {result.error}", err=True)
-    raise click.exceptions.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
+    failed = [r.error for r in results if r.error is not None]
+    if failed:
+        raise ReportedErrors(failed, EXIT_BAD_INPUT)
 
 
 @hook.command("audit")
@@ -62,15 +61,20 @@ def hook_validate(app: AppContext, files: tuple[str, ...]) -> None:
 @click.pass_obj
 def hook_audit(app: AppContext, files: tuple[str, ...]) -> None:
     """The correction chain of the papers of FILES; only a broken chain fails."""
-    from verifier.cli.corrections import audit_lines, ledger_verdict_times
-    from verifier.corrections import audit
+    from verifier.cli.corrections import audit_lines
+    from verifier.corrections import audit, ledger_verdict_times
 
-    status = EXIT_OK
+    status, broken = EXIT_OK, []
     with ledger_verdict_times(app.home) as last_verdict_time:
         for paper in papers_of(files, app.root):
             report = audit(app.root, paper, last_verdict_time=last_verdict_time)
             if not report.ok:
                 status = EXIT_REFUTED
                 for line in audit_lines(report):
-                    click.echo(f"verify: error: {line}" if line.startswith("broken:") else line, err=True)
+                    if line.startswith("broken:"):
+                        broken.append(line)  # the boundary prints these, after the rest
+                    else:
+                        click.echo(line, err=True)
+    if broken:
+        raise ReportedErrors(broken, status)
     raise click.exceptions.Exit(status)

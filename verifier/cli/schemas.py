@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from verifier.errors import EXIT_BAD_INPUT, ReportedErrors
 from verifier.schemas import MODEL_FOR_CONTRACT, render, write_all
 
 
@@ -20,9 +21,10 @@ def schemas(write_dir: Path | None, check_dir: Path | None) -> None:
         return
     if check_dir is not None:
         stale = [c for c in MODEL_FOR_CONTRACT if _read(check_dir / f"{c}.schema.json") != render(c)]
-        for contract in stale:
-            click.echo(f"verify: error: {check_dir}/{contract}.schema.json: out of date; run `verify schemas --write {check_dir}`", err=True)
-        raise click.exceptions.Exit(2 if stale else 0)
+        if stale:
+            raise ReportedErrors([f"{check_dir}/{c}.schema.json: out of date; run `verify schemas --write {check_dir}`"
+                                  for c in stale], EXIT_BAD_INPUT)
+        return
     for contract in MODEL_FOR_CONTRACT:
         click.echo(contract)
 

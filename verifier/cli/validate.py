@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from verifier.cli.common import AppContext, emit_json, json_option
+from verifier.errors import EXIT_BAD_INPUT, ReportedErrors
 from verifier.intake import validate_papers
 
 
@@ -20,9 +21,6 @@ def validate(app: AppContext, paper_ids: tuple[str, ...], as_json: bool) -> None
     else:
         for result in results:
             click.echo(result.line())
-    failures = [r for r in results if not r.ok]
+    failures = [r.error for r in results if r.error is not None]
     if failures:
-        if not as_json:
-            for result in failures:
-                click.echo(f"verify: error: {result.error}", err=True)
-        raise click.exceptions.Exit(2)
+        raise ReportedErrors([] if as_json else failures, EXIT_BAD_INPUT)

@@ -11,7 +11,7 @@ import click
 from verifier.cli.cluster import ExecutorChoice, executor_options
 from verifier.cli.common import AppContext, backend_option, emit_json, json_option, no_cache_option
 from verifier.cli.progress import observer_for
-from verifier.errors import IntakeError
+from verifier.errors import IntakeError, ReportedErrors, one_line
 from verifier.executor import Options, Session, verify_claims
 from verifier.gates import line
 from verifier.manifests import split_claim_id
@@ -56,7 +56,11 @@ def strict_option(func: Any) -> Any:
     return click.option("--strict", is_flag=True, help="Unverified checkable claims fail too (exit 3).")(func)
 
 
-def _finish(session: Session, *, strict: bool) -> None:
+def _finish(session: Session, *, strict: bool, report: bool = True) -> None:
+    """Exit with the session's status; the boundary prints each invalid paper's error line first (if `report`)."""
+    errors = [p.intake.error for p in session.papers if p.intake.error is not None] if report else []
+    if errors:
+        raise ReportedErrors(errors, session.exit_status(strict=strict))
     raise click.exceptions.Exit(session.exit_status(strict=strict))
 
 
@@ -80,12 +84,10 @@ def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache:
     outcome = session.papers[0]
     if outcome.intake.ok and not outcome.verdicts:  # the manifest is valid but has no such claim
         raise IntakeError(f"unknown claim {paper}/{local}", file=f"manifests/{paper}/manifest.yaml")
-    if not outcome.intake.ok:
-        click.echo(f"verify: error: {outcome.intake.error}", err=True)
-    elif as_json:
+    if outcome.intake.ok and as_json:  # else `_finish` reports the intake error
         emit_json(outcome.verdicts[0].model_dump(mode="json"))
-    else:
-        click.echo(line(outcome.verdicts[0]))
+    elif outcome.intake.ok:
+        click.echo(one_line(line(outcome.verdicts[0])))  # the reason may quote a repro's output
     if nonce is not None and outcome.intake.ok:
         click.echo(f"replication nonce: {nonce} (re-run these seeds with --replicate-nonce {nonce})", err=True)
     _finish(session, strict=strict)
@@ -109,7 +111,7 @@ def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache:
     session = verify_claims(_options(app, backend, no_cache, jobs, tier, strict, nonce, executor), [paper_id],
                             observer=observer_for(sys.stderr))
     _print_session(session, as_json=as_json)
-    _finish(session, strict=strict)
+    _finish(session, strict=strict, report=not as_json)
 
 
 @click.command()
@@ -138,7 +140,7 @@ def ci(app: AppContext, as_json: bool, backend: str, no_cache: bool, jobs: int, 
         write(junit_path, junit_xml(session, strict=strict))
     if summary_path is not None:
         write(summary_path, summary_markdown(session))
-    _finish(session, strict=strict)
+    _finish(session, strict=strict, report=not as_json)
 
 
 def _print_session(session: Session, *, as_json: bool) -> None:
@@ -147,11 +149,10 @@ def _print_session(session: Session, *, as_json: bool) -> None:
         return
     for outcome in session.papers:
         if not outcome.intake.ok:
-            click.echo(f"{outcome.paper}: invalid")
-            click.echo(f"verify: error: {outcome.intake.error}", err=True)
+            click.echo(f"{outcome.paper}: invalid")  # `_finish` reports the error itself
             continue
         for verdict in outcome.verdicts:
-            click.echo(f"{verdict.claim}: {line(verdict)}")
+            click.echo(one_line(f"{verdict.claim}: {line(verdict)}"))
         if outcome.verdict is not None and outcome.quality is not None:
             q = outcome.quality
             click.echo(f"{outcome.paper}: {outcome.verdict.status} (level {q.verification_level}, tier {q.tier})")
@@ -165,23 +166,9 @@ def _print_session(session: Session, *, as_json: bool) -> None:
 @click.pass_obj
 def list_claims(app: AppContext, as_json: bool) -> None:
     """List papers and claims with their last verdict."""
-    from verifier.intake import validate_papers
-    from verifier.ledger import Ledger
+    from verifier.history import last_verdicts
 
-    results = validate_papers(app.root, app.home, [])
-    rows = []
-    with Ledger.open(app.home) as ledger:
-        for result in results:
-            if result.manifest is None:
-                rows.append({"paper": result.paper, "error": result.error})
-                continue
-            ids = [f"{result.paper}/{c.id}" for c in result.manifest.model.claims]
-            last = ledger.last_verdicts(ids)
-            for c in result.manifest.model.claims:
-                gid = f"{result.paper}/{c.id}"
-                v = last.get(gid)
-                rows.append({"claim": gid, "kind": c.kind, "status": v.status if v else None,
-                             "evaluated": v.evaluated if v else None})
+    rows = last_verdicts(app.root, app.home)
     if as_json:
         emit_json(rows)
         return
@@ -212,7 +199,7 @@ def history(app: AppContext, claim_id: str, as_json: bool, limit: int) -> None:
         emit_json(report)
         return
     for entry in report["verdicts"]:
-        click.echo(f"{entry['evaluated']}  {entry['status']:<12} {entry['line']}")
+        click.echo(one_line(f"{entry['evaluated']}  {entry['status']:<12} {entry['line']}"))
     passed = report["last_passed"]
     click.echo(f"last passed: {passed or 'never'}")
     for change in report["changed_since_pass"]:

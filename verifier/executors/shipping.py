@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from verifier.digest import tree_digest, tree_entries
 from verifier.errors import IntakeError
 from verifier.manifests import LoadedManifest
 from verifier.models import PaperManifest, Repro
@@ -53,7 +54,7 @@ from verifier.runs import ObtainedRun, Runner, RunPlan, _changed_during_run, req
 from verifier.sandbox import Sandbox, SandboxResult, judge_outcome, select_backend
 from verifier.sandbox.base import STDERR_LOG, STDOUT_LOG
 from verifier.sandbox.outcome import OutputError, hash_outputs
-from verifier.seal import tree_digest, tree_entries
+from verifier.seal import StatCache
 
 
 class TransitError(IntakeError):
@@ -209,7 +210,7 @@ def _run_in(private: Path, shipment: Shipment, archive: bytes, inputs: Sequence[
     sandbox = _sandbox(shipment.backend)
     request = request_for(plan, out_dir=out_dir, log_dir=log_dir)
     result = sandbox.run(request)
-    void_reason = _changed_during_run(plan)
+    void_reason = _changed_during_run(plan, StatCache(private))  # an empty cache: every byte hashed
     # (5): bytes back, with digests
     try:
         produced = hash_outputs(out_dir)

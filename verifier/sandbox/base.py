@@ -28,6 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from verifier.models import Limits as Limits  # the one Limits type; re-exported here
+
 # Paths inside the sandbox (see the module docstring).
 WORK_DIR = "/work"
 INPUTS_DIR = "/inputs"
@@ -37,25 +39,7 @@ SANDBOX_TMP = "/tmp"
 
 STDOUT_LOG = "stdout.log"
 STDERR_LOG = "stderr.log"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one run, from the manifest's `limits`."""
-
-    timeout_s: float = 600
-    memory_mb: int = 2048
-    cpus: float = 1
-    gpus: int = 0
-    max_procs: int = 256
-    max_output_mb: int = 256
-    max_log_bytes: int = 1_000_000
-
-    @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any] | None) -> Limits:
-        """Build limits from a manifest mapping, ignoring keys this type does not know."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (raw or {}).items() if k in known and v is not None})
+DEFAULT_LOG_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -71,6 +55,8 @@ class SandboxRequest:
     out_dir: Path
     log_dir: Path
     image: str | None = None
+    # Not a manifest limit: how much of each of stdout and stderr is kept.
+    max_log_bytes: int = DEFAULT_LOG_BYTES
 
     @property
     def bundle_name(self) -> str:
@@ -99,18 +85,13 @@ class SandboxRequest:
 
 
 @dataclass(frozen=True)
-class SandboxResult:
-    """What happened during one run: recorded facts, no judgement.
+class RunFacts:
+    """What happened during one run, as the supervisor or the engine saw it: no judgement.
 
     `limit` names a limit the sandbox saw the repro hit ("memory",
-    "processes", "output"); `timed_out` is the wall-clock limit. `limits`
-    are the limits the run had (for the outcome's reasons);
-    `output_problem` says why something in `$REPRO_OUT` was not copied out
-    (a symlink, a FIFO, too deep), which makes the outputs invalid.
+    "processes", "output"); `timed_out` is the wall-clock limit.
     """
 
-    backend: str
-    sealed: bool
     exit_code: int | None
     signal: int | None
     timed_out: bool
@@ -124,9 +105,28 @@ class SandboxResult:
     stderr_path: Path
     stdout_truncated: bool
     stderr_truncated: bool
+
+
+@dataclass(frozen=True)
+class SandboxResult(RunFacts):
+    """A run's facts plus what the backend adds: which backend, whether sealed, the image.
+
+    `limits` are the limits the run had (for the outcome's reasons);
+    `output_problem` says why something in `$REPRO_OUT` was not copied out
+    (a symlink, a FIFO, too deep), which makes the outputs invalid.
+    """
+
+    backend: str
+    sealed: bool
     image_digest: str | None = None
     limits: Limits = field(default_factory=Limits)
     output_problem: str | None = None
+
+    @classmethod
+    def of(cls, facts: RunFacts, **extra: Any) -> SandboxResult:
+        """The result of `facts` with the backend's fields (`backend`, `sealed`, ...) in `extra`."""
+        own = {f.name: getattr(facts, f.name) for f in fields(RunFacts)}
+        return cls(**own, **extra)
 
 
 class Sandbox(ABC):

@@ -27,13 +27,21 @@ directory that may hold secrets is bound. There is no seccomp filter (the
 container backend has the engine's). Limits come from `supervise.py`
 (cgroup or rlimits).
 
+Start-up: bwrap runs from a warm `launch.Slot` (a waiting `bwrap --args FD`
+already in its cgroup, made while the previous run worked): the request's
+options go through the memfd, the environment through `--clearenv` and
+`--setenv`, the command (one line) through the slot's stdin. A command with
+a newline in it gets a slot of its own.
+
 Side effects: spawns bwrap, writes logs into the request's log dir and the
-outputs into its out dir, uses a temporary directory that it removes.
+outputs into its out dir, uses a temporary directory that it removes; keeps
+one waiting slot (a shim and an empty cgroup) between runs.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import shutil
@@ -56,8 +64,8 @@ from verifier.sandbox.base import (
     SandboxResult,
 )
 from verifier.sandbox.fingerprint import host_fingerprint
+from verifier.sandbox.launch import MB, Slot, WarmPool, one_line
 from verifier.sandbox.supervise import (
-    MB,
     area_full,
     export_outputs,
     output_area,
@@ -227,14 +235,18 @@ def drop_privileges() -> tuple[list[str], list[str]]:
     return caps, [setpriv, "--reuid", uid, "--regid", uid, "--clear-groups", "--inh-caps=-all", "--"]
 
 
-def bwrap_argv(
-    request: SandboxRequest, private: Path, area: Path, *, seccomp_fd: int | None = None
-) -> list[str]:
-    """The complete bwrap command line for a request."""
-    caps, prefix = drop_privileges()
+def bwrap_options(request: SandboxRequest, private: Path, area: Path, *, seccomp_fd: int | None = None) -> list[str]:
+    """bwrap's options for a request (without `bwrap` itself and the command).
+
+    The environment is set by bwrap (`--clearenv`, `--setenv`), so that a
+    slot made before the request (see `launch.py`) can run it.
+    """
+    caps, _ = drop_privileges()
     filters = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
+    env = request.environment(path=sandbox_path())
+    setenv = [arg for name, value in env.items() for arg in ("--setenv", name, value)]
     return [
-        "bwrap", *filters,
+        *filters, "--clearenv", *setenv,
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--unshare-cgroup-try", "--hostname", "repro",
         "--die-with-parent", "--new-session", *caps,
@@ -242,18 +254,56 @@ def bwrap_argv(
         # bwrap's own root and /dev are tmpfs: make them read-only last, so the
         # only writable places are /out, /tmp and /dev/shm.
         "--remount-ro", "/dev", "--remount-ro", "/",
-        "--", *prefix, *request.entrypoint,
     ]
 
 
-def _seccomp_fd() -> int | None:
-    """A memfd holding the seccomp program for `bwrap --seccomp`, or None off x86_64."""
-    if not seccomp.supported():
-        return None
-    fd = os.memfd_create("verify-seccomp")
-    os.write(fd, seccomp.program())
+def command(request: SandboxRequest) -> list[str]:
+    """What bwrap runs inside: the uid drop (when root) and the entrypoint."""
+    return [*drop_privileges()[1], *request.entrypoint]
+
+
+def bwrap_argv(
+    request: SandboxRequest, private: Path, area: Path, *, seccomp_fd: int | None = None
+) -> list[str]:
+    """The complete bwrap command line for a request."""
+    return ["bwrap", *bwrap_options(request, private, area, seccomp_fd=seccomp_fd), "--", *command(request)]
+
+
+def _memfd(name: str, data: bytes) -> int:
+    """A memfd holding `data`, positioned at its start (readable by a child that inherits it)."""
+    fd = os.memfd_create(name)
+    os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
+
+
+def _spawn_slot(rest: list[str] | None = None) -> Slot:
+    """A waiting `bwrap --args FD`, with the seccomp program ready.
+
+    Its options come at run time through the args memfd (`_load_options`);
+    the command after `--` with `Slot.go`, or here as `rest` (a command that
+    is not one line). Raises `OSError` if it cannot start.
+    """
+    exe = shutil.which("bwrap")
+    if exe is None:
+        raise OSError("bwrap is not installed")
+    fds = {"args": os.memfd_create("verify-bwrap-args")}
+    if seccomp.supported():
+        fds["seccomp"] = _memfd("verify-seccomp", seccomp.program())
+    argv = [exe, "--args", str(fds["args"])]
+    if rest is not None:
+        return Slot.spawn([*argv, *rest], env={}, cwd=Path("/"), fds=fds)
+    return Slot.spawn(argv, env={}, cwd=Path("/"), fds=fds, late=True)
+
+
+def _load_options(slot: Slot, options: list[str]) -> None:
+    """Write bwrap's options, NUL-terminated, into the slot's args memfd."""
+    fd = slot.fds["args"]
+    os.write(fd, b"".join(arg.encode() + b"\0" for arg in options))
+    os.lseek(fd, 0, os.SEEK_SET)
+
+
+_POOL = WarmPool(_spawn_slot)
 
 
 @functools.lru_cache(maxsize=1)
@@ -292,24 +342,28 @@ class BwrapSandbox(Sandbox):
             raise SandboxError(reason)
         limits = request.limits
         owner = SANDBOX_UID if drop_privileges()[1] else None
-        with tempfile.TemporaryDirectory(prefix="verify-bwrap-") as tmp, output_area(
-            limits.max_output_mb, owner_uid=owner
-        ) as (area, mounted):
-            private = Path(tmp)
+        rest = ["--", *command(request)]
+        try:
+            # A pooled slot takes the command as one line; any other gets its own.
+            slot = _POOL.take() if one_line(rest) else _spawn_slot(rest)
+            if not slot.late:
+                rest = []
+        except OSError as e:
+            raise SandboxError(f"could not start bwrap: {e}") from e
+        with contextlib.ExitStack() as stack:
+            stack.callback(slot.discard)  # a no-op once the run has started
+            private = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="verify-bwrap-")))
+            area, mounted = stack.enter_context(
+                output_area(limits.max_output_mb, owner_uid=owner, later=_POOL.later)
+            )
             (private / "params.json").write_bytes(request.params_json())
-            seccomp_fd = _seccomp_fd()
-            argv = bwrap_argv(request, private, area, seccomp_fd=seccomp_fd)
-            env = request.environment(path=sandbox_path())
+            _load_options(slot, bwrap_options(request, private, area, seccomp_fd=slot.fds.get("seccomp")))
             try:
                 raw = supervise(
-                    argv, env=env, cwd=private, limits=limits, log_dir=request.log_dir,
-                    pass_fds=() if seccomp_fd is None else (seccomp_fd,),
+                    slot, limits=limits, log_dir=request.log_dir, max_log_bytes=request.max_log_bytes, rest=rest
                 )
             except OSError as e:
                 raise SandboxError(f"could not start bwrap: {e}") from e
-            finally:
-                if seccomp_fd is not None:
-                    os.close(seccomp_fd)
             full = area_full(area, mounted, limits.max_output_mb)
             problem = export_outputs(area, request.out_dir)
         return to_result(

@@ -99,8 +99,8 @@ class RunCgroup:
         self.dirs = dirs
 
     @classmethod
-    def create(cls, *, memory_mb: int, max_procs: int, cpus: float) -> RunCgroup | None:
-        """Make the run's cgroups and set their limits; None if memory or pids is unusable.
+    def create(cls) -> RunCgroup | None:
+        """Make the run's cgroups (limits come later: `set_limits`); None if memory or pids is unusable.
 
         Side effects: mkdir under /sys/fs/cgroup/<controller>/...
         """
@@ -119,31 +119,29 @@ class RunCgroup:
                 continue
             dirs[controller] = path
         group = cls(dirs)
-        if "memory" not in dirs or "pids" not in dirs or not group._set_limits(
-            memory_mb, max_procs, cpus
-        ):
+        if "memory" not in dirs or "pids" not in dirs:
             group.close()
             return None
         return group
 
-    def _set_limits(self, memory_mb: int, max_procs: int, cpus: float) -> bool:
-        try:
-            mem = self.dirs["memory"]
-            (mem / "memory.limit_in_bytes").write_text(str(memory_mb * 1024 * 1024))
-            # No swap here; where there is, memsw keeps the limit from leaking into it.
-            with contextlib.suppress(OSError):
-                (mem / "memory.memsw.limit_in_bytes").write_text(str(memory_mb * 1024 * 1024))
-            (self.dirs["pids"] / "pids.max").write_text(str(max_procs))
-            if "cpu" in self.dirs and cpus > 0:
-                quota = max(1000, int(cpus * CFS_PERIOD_US))
-                (self.dirs["cpu"] / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
-                (self.dirs["cpu"] / "cpu.cfs_quota_us").write_text(str(quota))
-        except OSError:
-            return False
-        return True
+    def set_limits(self, *, memory_mb: int, max_procs: int, cpus: float) -> None:
+        """Memory (and memory+swap), pids and the CFS quota. Raises `OSError` if one cannot be set."""
+        mem = self.dirs["memory"]
+        (mem / "memory.limit_in_bytes").write_text(str(memory_mb * 1024 * 1024))
+        # No swap here; where there is, memsw keeps the limit from leaking into it.
+        with contextlib.suppress(OSError):
+            (mem / "memory.memsw.limit_in_bytes").write_text(str(memory_mb * 1024 * 1024))
+        (self.dirs["pids"] / "pids.max").write_text(str(max_procs))
+        if "cpu" in self.dirs and cpus > 0:
+            quota = max(1000, int(cpus * CFS_PERIOD_US))
+            (self.dirs["cpu"] / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
+            (self.dirs["cpu"] / "cpu.cfs_quota_us").write_text(str(quota))
 
     def attach(self, pid: int) -> None:
-        """Move process `pid` into every controller (before it forks: see supervise.SHIM)."""
+        """Move process `pid` into every controller (before it forks: see launch.SHIM).
+
+        The first write costs a kernel RCU grace period (see launch.py), hence the slots.
+        """
         for path in self.dirs.values():
             (path / "cgroup.procs").write_text(str(pid))
 
@@ -199,3 +197,39 @@ class RunCgroup:
                 except OSError:
                     time.sleep(0.005)
         self.dirs = {}
+
+
+def remove_everywhere(path: str) -> None:
+    """rmdir `path` (relative to each hierarchy's root) and its empty children, in every hierarchy.
+
+    For the per-container parents an engine makes on our behalf (see
+    `docker.py`): it creates them in every hierarchy, with a `conmon` child
+    for podman's monitor, and removes neither.
+    """
+    with contextlib.suppress(OSError):
+        for hierarchy in os.scandir(CGROUP_ROOT):
+            top = Path(hierarchy.path) / path.lstrip("/")
+            if not top.is_dir():
+                continue
+            for dirpath, _, _ in sorted(os.walk(top), key=lambda entry: -len(entry[0])):
+                _rmdir_retrying(Path(dirpath))
+
+
+def _rmdir_retrying(path: Path) -> None:
+    for _ in range(100):
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.005)  # dying tasks still charged (EBUSY)
+
+
+def sweep_stale_parents(prefix: str) -> None:
+    """Remove top-level `<prefix><pid>-...` cgroups whose verifier is gone (killed mid-run)."""
+    with contextlib.suppress(OSError):
+        names = {entry.name for entry in os.scandir(CGROUP_ROOT / "pids") if entry.name.startswith(prefix)}
+        for name in names:
+            if not owner_alive(name, prefix):
+                remove_everywhere(name)

@@ -15,6 +15,12 @@ read-only root, every capability dropped, `no-new-privileges`, user
 `/repro/params.json`, and a host-side size-capped `/out`. GPUs are passed
 as device requests when `limits.gpus > 0`.
 
+Scheduling: each container gets a top-level cgroup parent of its own
+(`verify-docker-<pid>-<rand>`, removed after the run), as each bwrap run
+has; under the engine's shared parent, concurrent containers were scheduled
+as one task. The client pins the API version: negotiating it costs a
+`/version` call, which podman answers by running dpkg-query several times.
+
 Threat model: the container engine's isolation (namespaces, seccomp,
 cgroups) is the boundary; the bind mounts assume the engine runs on this
 host (a remote `DOCKER_HOST` cannot see our paths).
@@ -30,16 +36,21 @@ import contextlib
 import errno
 import functools
 import importlib
+import importlib.util
 import json
 import os
 import tempfile
 import threading
 import time
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from verifier.digest import bytes_digest, hex_of
 from verifier.errors import SandboxError
+from verifier.sandbox import cgroup, engine
 from verifier.sandbox.base import (
     OUT_DIR,
     PARAMS_FILE,
@@ -47,14 +58,17 @@ from verifier.sandbox.base import (
     STDERR_LOG,
     STDOUT_LOG,
     WORK_DIR,
+    RunFacts,
     Sandbox,
     SandboxRequest,
     SandboxResult,
 )
 from verifier.sandbox.bwrap import input_target
 from verifier.sandbox.cgroup import CGROUP_ROOT, read_int, read_keyed
-from verifier.sandbox.fingerprint import machine_facts
+from verifier.sandbox.engine import API_VERSION
+from verifier.sandbox.fingerprint import cache_dir, machine_facts
 from verifier.sandbox.supervise import CappedSink, area_full, export_outputs, output_area
+from verifier.store import atomic_write
 
 # The SDK ships no type information; these aliases name what we hold.
 DockerClient = Any
@@ -65,6 +79,8 @@ CONTAINER_USER = 65534
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_IMAGE_ENV = "VERIFY_TEST_IMAGE"
 DEFAULT_IMAGE = "localhost/verify-repro:1"
+IMAGE_FACTS_VERSION = 1
+CGROUP_PARENT_PREFIX = "verify-docker-"  # + <our pid>-<random>: one top-level cgroup per container
 BUILD_HINT = "build it locally with scripts/build-image.sh --tag {image} (images are never pulled)"
 PINNED_HINT = "build it locally with scripts/build-image.sh and pin the digest it reports"
 
@@ -122,6 +138,40 @@ def podman_profile_path() -> str | None:
     return None
 
 
+def _unix_socket(base_url: str | None) -> str | None:
+    """The socket path of a `unix://` engine address (None for any other)."""
+    if base_url and base_url.startswith("unix://"):
+        return base_url[len("unix://"):]
+    return None
+
+
+def _pinned_path(base_url: str | None, ref: str) -> Path | None:
+    """Where the facts of a digest-pinned image are kept (None for a tag, which can move)."""
+    if "@sha256:" not in ref:
+        return None
+    key = hex_of(bytes_digest(f"{IMAGE_FACTS_VERSION}\n{base_url or ''}\n{ref}".encode()))[:32]
+    return cache_dir() / f"docker-image-{key}.json"
+
+
+def _read_pinned(base_url: str | None, ref: str) -> dict[str, Any] | None:
+    path = _pinned_path(base_url, ref)
+    if path is None:
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        facts = json.loads(path.read_text())
+        if isinstance(facts, dict) and facts.get("image") == ref:
+            return facts
+    return None
+
+
+def _write_pinned(base_url: str | None, ref: str, facts: dict[str, Any]) -> None:
+    path = _pinned_path(base_url, ref)
+    if path is None:
+        return
+    with contextlib.suppress(OSError):  # atomic: concurrent workers never read half a file
+        atomic_write(path, json.dumps(facts, sort_keys=True).encode())
+
+
 def default_image() -> str:
     """The image used when a request names none ($VERIFY_TEST_IMAGE or the local default)."""
     return os.environ.get(DEFAULT_IMAGE_ENV) or DEFAULT_IMAGE
@@ -134,16 +184,18 @@ class _Watch:
     sampled while it runs; the peak is the last value seen.
     """
 
-    # Where the engines put a container's cgroup (cgroupfs and systemd managers).
-    LAYOUTS = ("libpod_parent/libpod-{id}", "machine.slice/libpod-{id}.scope",
-               "docker/{id}", "system.slice/docker-{id}.scope")
+    # Where the engines put a container's cgroup (cgroupfs and systemd managers; our own parent).
+    LAYOUTS = ("{parent}/libpod-{id}", "{parent}/{id}", "libpod_parent/libpod-{id}",
+               "machine.slice/libpod-{id}.scope", "docker/{id}", "system.slice/docker-{id}.scope")
 
-    def __init__(self, container_id: str):
+    def __init__(self, container_id: str, parent: str | None):
+        parent = parent.strip("/") if parent else None
+        layouts = self.LAYOUTS if parent else self.LAYOUTS[2:]
         layout = next(
-            (lay for lay in self.LAYOUTS
-             if (CGROUP_ROOT / "memory" / lay.format(id=container_id)).is_dir()),
-            self.LAYOUTS[0],
-        )
+            (lay for lay in layouts
+             if (CGROUP_ROOT / "memory" / lay.format(id=container_id, parent=parent)).is_dir()),
+            layouts[0],
+        ).format(id="{id}", parent=parent)
         self.dirs = {
             c: CGROUP_ROOT / c / layout.format(id=container_id) for c in ("memory", "pids", "cpuacct")
         }
@@ -175,32 +227,48 @@ class DockerSandbox(Sandbox):
         self.base_url = base_url or os.environ.get("DOCKER_HOST")
         self._client: DockerClient | None = None
         self._images: dict[str, dict[str, Any]] = {}
+        self._parent_refused = False
         self.podman = False
 
     def client(self) -> DockerClient:
-        """A connected client. Raises `SandboxError` if the SDK or the engine is missing."""
+        """A connected client. Raises `SandboxError` if the SDK or the engine is missing.
+
+        The API version is pinned (`$DOCKER_API_VERSION`, default `API_VERSION`):
+        letting the SDK negotiate it costs a `/version` call, which podman
+        answers in 1-3 s (it runs its helpers to report their versions).
+        podman is told apart by its `_ping` headers, not by `/version` either.
+        """
         if self._client is not None:
             return self._client
         try:
             docker = _sdk()
         except ImportError as e:
             raise SandboxError("the docker Python SDK is not installed: pip install docker") from e
+        version = os.environ.get("DOCKER_API_VERSION") or API_VERSION
         try:
             client = (
-                docker.DockerClient(base_url=self.base_url, timeout=60)
-                if self.base_url else docker.from_env(timeout=60)
+                docker.DockerClient(base_url=self.base_url, timeout=60, version=version)
+                if self.base_url else docker.from_env(timeout=60, version=version)
             )
-            client.ping()
-        except docker.errors.DockerException as e:
+            pong = client.api.get(client.api.base_url + "/_ping")
+            pong.raise_for_status()
+        except (docker.errors.DockerException, importlib.import_module("requests").RequestException) as e:
             where = self.base_url or "the default socket"
             raise SandboxError(f"no Docker API at {where}: {e}; start an engine and set DOCKER_HOST") from e
         self._client = client
-        with contextlib.suppress(docker.errors.DockerException):
-            names = [c.get("Name", "") for c in client.version().get("Components") or []]
-            self.podman = any("podman" in name.lower() for name in names)
+        self.podman = "Libpod-Api-Version" in pong.headers
         return client
 
     def available(self) -> str | None:
+        """None when the SDK is installed and the engine answers.
+
+        For a local socket only its presence is checked here, so that a
+        cached run needs no engine (see `fingerprint`); a dead engine
+        behind it fails the run itself (`SandboxError`, also inconclusive).
+        """
+        socket = _unix_socket(self.base_url)
+        if socket is not None and importlib.util.find_spec("docker") is not None:
+            return None if os.path.exists(socket) else f"no Docker API at {self.base_url}: no such socket"
         try:
             self.client()
         except SandboxError as e:
@@ -229,21 +297,60 @@ class DockerSandbox(Sandbox):
         return None
 
     def fingerprint(self, request: SandboxRequest | None = None) -> dict[str, Any]:
-        """Image digest (and repo digests), the image's OS, and the host's CPU/GPU; cached per image."""
+        """Image digest (and repo digests), the image's OS, and the host's CPU/GPU; cached per image.
+
+        An image pinned by digest (`name@sha256:...`) cannot change, so its
+        facts are also kept on disk: a cached run then needs no engine.
+        """
         ref = (request.image if request else None) or default_image()
         if ref not in self._images:
-            img = self.image(ref)
-            self._images[ref] = {
-                "backend": self.name,
-                "image": ref,
-                "image_digest": img.id,
-                "repo_digests": sorted(img.attrs.get("RepoDigests") or []),
-                "image_os": f"{img.attrs.get('Os', '?')}/{img.attrs.get('Architecture', '?')}",
-                **machine_facts(),
-            }
+            facts = _read_pinned(self.base_url, ref)
+            if facts is None:
+                facts = self._inspect(ref)
+                _write_pinned(self.base_url, ref, facts)
+            self._images[ref] = {"backend": self.name, **facts, **machine_facts()}
         return dict(self._images[ref])
 
-    def _create(self, request: SandboxRequest, image_id: str, private: Path, area: Path) -> Container:
+    def _inspect(self, ref: str) -> dict[str, Any]:
+        """The image's facts: over a local socket without the SDK (see `engine.py`), else through it."""
+        socket_path = _unix_socket(self.base_url)
+        if socket_path is not None:
+            try:
+                attrs = engine.inspect_image(socket_path, ref, version=os.environ.get("DOCKER_API_VERSION") or API_VERSION)
+            except (OSError, ValueError) as e:
+                raise SandboxError(f"no Docker API at {self.base_url}: {e}; start an engine and set DOCKER_HOST") from e
+            if attrs is None:
+                hint = PINNED_HINT if "@" in ref else BUILD_HINT.format(image=ref)
+                raise SandboxError(f"image {ref} is not present locally; {hint}")
+            image_id = str(attrs.get("Id", ""))
+        else:
+            img = self.image(ref)
+            attrs, image_id = img.attrs, img.id
+        return {
+            "image": ref,
+            "image_digest": image_id,
+            "repo_digests": sorted(attrs.get("RepoDigests") or []),
+            "image_os": f"{attrs.get('Os', '?')}/{attrs.get('Architecture', '?')}",
+        }
+
+    def _cgroup_parent(self) -> str | None:
+        """A fresh top-level cgroup for the next container, as bwrap gives each run; None if unsupported.
+
+        The engine otherwise puts every container under one parent
+        (podman's `libpod_parent`), which the kernel schedules as a single
+        entity against every other task: two containers at once got half
+        the CPU of two bwrap runs on a busy machine. A path is what the
+        cgroupfs driver takes; an engine that refuses it (a systemd driver
+        wants a slice) is left to its default from then on (see `run`).
+        """
+        if self._parent_refused or _unix_socket(self.base_url) is None:
+            return None
+        cgroup.sweep_stale_parents(CGROUP_PARENT_PREFIX)
+        return f"/{CGROUP_PARENT_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    def _create(
+        self, request: SandboxRequest, image_id: str, private: Path, area: Path, parent: str | None
+    ) -> Container:
         docker = _sdk()
 
         limits = request.limits
@@ -270,11 +377,11 @@ class DockerSandbox(Sandbox):
             mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
             nano_cpus=int(limits.cpus * 1e9),
             tmpfs={SANDBOX_TMP: f"size={limits.memory_mb}m,mode=1777"},
-            mounts=mounts, device_requests=device_requests,
+            mounts=mounts, device_requests=device_requests, cgroup_parent=parent,
             # Bound the engine's own copy of the output on disk too (we read
             # the output live through attach, see _Pump).
             log_config=docker.types.LogConfig(
-                type="json-file", config={"max-size": f"{max(64, 2 * limits.max_log_bytes // 1024)}k"}
+                type="json-file", config={"max-size": f"{max(64, 2 * request.max_log_bytes // 1024)}k"}
             ),
         )
 
@@ -299,27 +406,37 @@ class DockerSandbox(Sandbox):
             private.chmod(0o755)
             (private / "params.json").write_bytes(request.params_json())
             (private / "params.json").chmod(0o644)
+            parent = self._cgroup_parent()
             try:
-                container = self._create(request, image.id, private, area)
+                try:
+                    container = self._create(request, image.id, private, area, parent)
+                except docker.errors.APIError:
+                    if parent is None:
+                        raise
+                    cgroup.remove_everywhere(parent)
+                    self._parent_refused, parent = True, None
+                    container = self._create(request, image.id, private, area, parent)
             except docker.errors.DockerException as e:
                 raise SandboxError(f"cannot create the container: {e}") from e
             try:
-                facts = self._execute(container, request)
+                facts = self._execute(container, request, parent)
             except docker.errors.DockerException as e:
                 raise SandboxError(f"container engine failed during the run: {e}") from e
             finally:
                 with contextlib.suppress(docker.errors.DockerException):
                     container.remove(force=True)
+                if parent is not None:
+                    cgroup.remove_everywhere(parent)
             full = area_full(area, mounted, limits.max_output_mb)
             problem = export_outputs(area, request.out_dir)
-        if full and facts["limit"] is None:
-            facts["limit"] = "output"
-        return SandboxResult(
-            backend=self.name, sealed=self.sealed, image_digest=image.id, limits=limits,
-            output_problem=problem, **facts,
+        if full and facts.limit is None:
+            facts = replace(facts, limit="output")
+        return SandboxResult.of(
+            facts, backend=self.name, sealed=self.sealed, image_digest=image.id, limits=limits,
+            output_problem=problem,
         )
 
-    def _execute(self, container: Container, request: SandboxRequest) -> dict[str, Any]:
+    def _execute(self, container: Container, request: SandboxRequest, parent: str | None) -> RunFacts:
         """Start, wait (killing on timeout), collect logs and state; the result's fields."""
         limits = request.limits
         done = threading.Event()
@@ -328,13 +445,13 @@ class DockerSandbox(Sandbox):
         started, t0 = datetime.now(UTC), time.monotonic()
         try:
             # Attach before start, so that no output is missed; we cap it ourselves.
-            pump = _Pump(container, request.log_dir, limits.max_log_bytes)
+            pump = _Pump(container, request.log_dir, request.max_log_bytes)
             container.start()
         except _sdk().errors.APIError as e:
             if not _entrypoint_missing(e):
                 raise
             return _not_started(request, started, t0, str(e))
-        watch = _Watch(container.id or "")  # after start: the cgroup exists from then on
+        watch = _Watch(container.id or "", parent)  # after start: the cgroup exists from then on
         waiter.start()
         timed_out = False
         while not done.wait(0.02):
@@ -360,13 +477,13 @@ class DockerSandbox(Sandbox):
         # container, so a SIGKILL we did not send is taken as the OOM killer's.
         if state.get("OOMKilled") or watch.memory_hit or (signal == 9 and not timed_out):
             limit = "memory"
-        return {
-            "exit_code": None if signal is not None else code, "signal": signal,
-            "timed_out": timed_out, "limit": limit, "started": started, "ended": ended,
-            "duration_s": duration, "peak_memory_kb": watch.peak_kb, "cpu_time_s": watch.cpu_s,
-            "stdout_path": request.log_dir / STDOUT_LOG, "stderr_path": request.log_dir / STDERR_LOG,
-            "stdout_truncated": out_trunc, "stderr_truncated": err_trunc,
-        }
+        return RunFacts(
+            exit_code=None if signal is not None else code, signal=signal,
+            timed_out=timed_out, limit=limit, started=started, ended=ended,
+            duration_s=duration, peak_memory_kb=watch.peak_kb, cpu_time_s=watch.cpu_s,
+            stdout_path=request.log_dir / STDOUT_LOG, stderr_path=request.log_dir / STDERR_LOG,
+            stdout_truncated=out_trunc, stderr_truncated=err_trunc,
+        )
 
 
 def _entrypoint_missing(error: Exception) -> bool:
@@ -378,17 +495,17 @@ def _entrypoint_missing(error: Exception) -> bool:
     return "executable file not found" in text or "no such file or directory" in text
 
 
-def _not_started(request: SandboxRequest, started: datetime, t0: float, message: str) -> dict[str, Any]:
-    """The result fields of a container whose entrypoint could not be executed."""
+def _not_started(request: SandboxRequest, started: datetime, t0: float, message: str) -> RunFacts:
+    """The facts of a container whose entrypoint could not be executed."""
     stdout, stderr = request.log_dir / STDOUT_LOG, request.log_dir / STDERR_LOG
     stdout.write_bytes(b"")
     stderr.write_text(f"cannot execute the entrypoint: {message}\n")
-    return {
-        "exit_code": 127, "signal": None, "timed_out": False, "limit": None, "started": started,
-        "ended": datetime.now(UTC), "duration_s": time.monotonic() - t0, "peak_memory_kb": None,
-        "cpu_time_s": None, "stdout_path": stdout, "stderr_path": stderr,
-        "stdout_truncated": False, "stderr_truncated": False,
-    }
+    return RunFacts(
+        exit_code=127, signal=None, timed_out=False, limit=None, started=started,
+        ended=datetime.now(UTC), duration_s=time.monotonic() - t0, peak_memory_kb=None,
+        cpu_time_s=None, stdout_path=stdout, stderr_path=stderr,
+        stdout_truncated=False, stderr_truncated=False,
+    )
 
 
 class _Pump:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import hashlib
 import json
 import os
 import platform
@@ -30,6 +29,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from verifier.digest import bytes_digest, hex_of
+from verifier.store import atomic_write
 
 FINGERPRINT_VERSION = 2
 
@@ -62,7 +64,7 @@ def _cache_key() -> str:
             parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
     with contextlib.suppress(OSError):
         parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+    return hex_of(bytes_digest("\n".join(parts).encode()))[:32]
 
 
 def packages_digest() -> tuple[str, int]:
@@ -70,7 +72,7 @@ def packages_digest() -> tuple[str, int]:
     lines = sorted(
         {f"{(d.metadata['Name'] or '?').lower()}=={d.version}" for d in metadata.distributions(path=interpreter_paths())}
     )
-    return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest(), len(lines)
+    return bytes_digest("\n".join(lines).encode()), len(lines)
 
 
 def cpu_model() -> str:
@@ -133,11 +135,8 @@ def host_facts() -> dict[str, Any]:
         if isinstance(cached, dict):
             return cached
     facts = _compute_host()
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(facts, sort_keys=True))
-        tmp.replace(path)  # atomic: concurrent workers never read half a file
+    with contextlib.suppress(OSError):  # atomic: concurrent workers never read half a file
+        atomic_write(path, json.dumps(facts, sort_keys=True).encode())
     return facts
 
 

@@ -3,7 +3,7 @@
 The order of the checks is the order of blame: a run that timed out or hit
 a limit is judged by that, whatever it left behind; then a crash; then the
 shape of `$REPRO_OUT` (every entry a regular file or a directory) and of
-`results.json` (a UTF-8 JSON object). Only `ok` carries results forward to
+`results.json` (a UTF-8 JSON object within `safeload.RESULTS_CAPS`). Only `ok` carries results forward to
 `check.py`.
 
 Side effects: reads (and hashes) every file under the out dir; never follows
@@ -12,8 +12,6 @@ a symlink the repro made.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import signal as signals
 import stat
@@ -21,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from verifier.digest import file_digest
+from verifier.errors import IntakeError
+from verifier.safeload import RESULTS_CAPS, load_json, read_capped
 from verifier.sandbox.base import SandboxResult
 
 Status = Literal[
@@ -60,19 +61,8 @@ def hash_outputs(out_dir: Path) -> dict[str, str]:
                 continue
             if not stat.S_ISREG(mode):
                 raise OutputError(f"$REPRO_OUT/{rel} is not a regular file")
-            outputs[rel] = "sha256:" + _sha256(path)
+            outputs[rel] = file_digest(path, follow_symlinks=False)
     return dict(sorted(outputs.items()))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as f:
-        buf = bytearray(1 << 20)
-        view = memoryview(buf)
-        while n := f.readinto(buf):
-            digest.update(view[:n])
-    return digest.hexdigest()
 
 
 def _limit_outcome(result: SandboxResult) -> tuple[Status, str] | None:
@@ -107,12 +97,13 @@ def _read_results(out_dir: Path) -> tuple[Status, str, dict[str, Any] | None]:
     path = out_dir / RESULTS_FILE
     if not path.is_file():
         return "no-results", f"repro wrote no $REPRO_OUT/{RESULTS_FILE}", None
+    shown = f"$REPRO_OUT/{RESULTS_FILE}"
     try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        return "invalid-results", f"$REPRO_OUT/{RESULTS_FILE} is not UTF-8", None
-    except ValueError as e:
-        return "invalid-results", f"$REPRO_OUT/{RESULTS_FILE} is not valid JSON: {e}", None
+        value = load_json(read_capped(path, RESULTS_CAPS, file=shown), file=shown, caps=RESULTS_CAPS, allow_nonfinite=True)
+    except IntakeError as e:  # over a cap, not UTF-8, not JSON, a duplicate key: no answer, whatever it says
+        return "invalid-results", e.diagnostics(), None
+    except OSError as e:
+        return "invalid-results", f"{shown}: cannot read: {e.strerror}", None
     if not isinstance(value, dict):
         kind = type(value).__name__
         return "invalid-results", f"$REPRO_OUT/{RESULTS_FILE} is a JSON {kind}, not an object", None

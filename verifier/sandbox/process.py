@@ -26,6 +26,7 @@ from verifier.errors import SandboxError
 from verifier.sandbox.base import Sandbox, SandboxRequest, SandboxResult
 from verifier.sandbox.bwrap import input_target, sandbox_path
 from verifier.sandbox.fingerprint import host_fingerprint
+from verifier.sandbox.launch import Slot
 from verifier.sandbox.supervise import (
     area_full,
     export_outputs,
@@ -79,10 +80,8 @@ class UnsafeProcessSandbox(Sandbox):
         ) as (area, mounted):
             env = _layout(request, Path(tmp), area)
             try:
-                raw = supervise(
-                    request.entrypoint, env=env, cwd=request.bundle.resolve(), limits=limits,
-                    log_dir=request.log_dir,
-                )
+                slot = Slot.spawn(request.entrypoint, env=env, cwd=request.bundle.resolve())
+                raw = supervise(slot, limits=limits, log_dir=request.log_dir, max_log_bytes=request.max_log_bytes)
             except OSError as e:
                 raise SandboxError(f"could not start {request.entrypoint[0]!r}: {e}") from e
             full = area_full(area, mounted, limits.max_output_mb)

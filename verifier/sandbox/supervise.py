@@ -1,9 +1,9 @@
 """Host-side supervision shared by the bwrap and process backends.
 
-`supervise()` starts a command in its own session, inside a per-run cgroup
-when one can be made (else under rlimits), drains stdout/stderr into capped
-log files, enforces the wall-clock timeout by killing the whole tree, and
-returns what happened. `output_area()` gives a size-capped directory for
+`supervise()` lets a waiting `launch.Slot` run its command (in its own
+session, inside a per-run cgroup when one can be made, else under rlimits),
+drains stdout/stderr into capped log files, enforces the wall-clock timeout
+by killing the whole tree, and returns what happened. `output_area()` gives a size-capped directory for
 `$REPRO_OUT` (a tmpfs when we may mount one) and `export_outputs()` copies
 it into the caller's out dir.
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import resource
 import select
 import shutil
 import signal
@@ -31,37 +30,18 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from verifier.sandbox.base import STDERR_LOG, STDOUT_LOG, Limits, SandboxResult
+from verifier.sandbox.base import STDERR_LOG, STDOUT_LOG, Limits, RunFacts, SandboxResult
 from verifier.sandbox.cgroup import CgroupStats, RunCgroup, owner_alive
+from verifier.sandbox.launch import MB, Slot
 
-MB = 1024 * 1024
 CHUNK = 64 * 1024
 EOF_GRACE_S = 5.0
 AREA_PREFIX = "verify-out-"
-
-
-@dataclass(frozen=True)
-class Supervised:
-    """The raw facts of one supervised run."""
-
-    exit_code: int | None
-    signal: int | None
-    timed_out: bool
-    limit: str | None
-    started: datetime
-    ended: datetime
-    duration_s: float
-    peak_memory_kb: int | None
-    cpu_time_s: float | None
-    stdout_path: Path
-    stderr_path: Path
-    stdout_truncated: bool
-    stderr_truncated: bool
 
 
 class CappedSink:
@@ -84,72 +64,6 @@ class CappedSink:
         self._file.close()
 
 
-# The command starts behind this shim, which waits on its stdin until the parent has
-# put it into the cgroup and set its rlimits, then execs the real command. The
-# parent thus confines the child before it can fork, without a `preexec_fn`
-# (which forces fork() over vfork() and cost 6-15 ms per run here).
-SHIM = ("/bin/sh", "-c", 'read _ || exit 125; exec "$@" </dev/null', "verify-shim")
-
-
-def _confine(pid: int, limits: Limits, group: RunCgroup | None) -> None:
-    """Put the (waiting) child into the run's cgroup, or fall back to rlimits.
-
-    RLIMIT_FSIZE caps any single file at the output cap; RLIMIT_CORE=0 keeps
-    core dumps from being written. Without a cgroup, memory falls back to
-    RLIMIT_AS and processes to RLIMIT_NPROC (not enforced for root: see
-    setrlimit(2)). rlimits are inherited across exec and fork.
-    """
-    fsize = (limits.max_output_mb + 1) * MB
-    resource.prlimit(pid, resource.RLIMIT_CORE, (0, 0))
-    resource.prlimit(pid, resource.RLIMIT_FSIZE, (fsize, fsize))
-    if group is not None:
-        group.attach(pid)
-        return
-    mem = limits.memory_mb * MB
-    resource.prlimit(pid, resource.RLIMIT_AS, (mem, mem))
-    # RLIMIT_NPROC counts every process of the uid, not just this run's.
-    nproc = limits.max_procs + _processes_of(os.getuid())
-    with contextlib.suppress(ValueError, OSError):
-        resource.prlimit(pid, resource.RLIMIT_NPROC, (nproc, nproc))
-
-
-def _processes_of(uid: int) -> int:
-    """How many processes the real uid `uid` has now (0 where /proc is missing)."""
-    count = 0
-    with contextlib.suppress(OSError):
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError):
-                    count += entry.stat().st_uid == uid
-    return count
-
-
-def _start(
-    argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, group: RunCgroup | None,
-    pass_fds: Sequence[int] = (),
-) -> subprocess.Popen[bytes]:
-    """Start `argv` confined, in its own session (so that a timeout can kill its group)."""
-    go_read, go_write = os.pipe()
-    try:
-        proc = subprocess.Popen(
-            [*SHIM, *argv], env=dict(env), cwd=cwd, stdin=go_read,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
-            pass_fds=tuple(pass_fds),
-        )
-    finally:
-        os.close(go_read)
-    try:
-        _confine(proc.pid, limits, group)
-    except BaseException:
-        os.close(go_write)  # the shim sees EOF and exits without running anything
-        proc.kill()
-        proc.wait()
-        raise
-    os.write(go_write, b"go\n")
-    os.close(go_write)
-    return proc
-
-
 def _kill_tree(proc: subprocess.Popen[bytes], group: RunCgroup | None) -> None:
     """SIGKILL the process group, then every process left in the cgroup.
 
@@ -163,47 +77,40 @@ def _kill_tree(proc: subprocess.Popen[bytes], group: RunCgroup | None) -> None:
 
 
 def supervise(
-    argv: Sequence[str],
-    *,
-    env: Mapping[str, str],
-    cwd: Path,
-    limits: Limits,
-    log_dir: Path,
-    pass_fds: Sequence[int] = (),
-) -> Supervised:
-    """Run `argv` under `limits`; return the facts. Raises `OSError` if it cannot start.
+    slot: Slot, *, limits: Limits, log_dir: Path, max_log_bytes: int, rest: Sequence[str] = ()
+) -> RunFacts:
+    """Let the slot's command (plus `rest`, see `Slot.go`) run under `limits`; return the facts.
 
-    `pass_fds` stay open in the child (e.g. bwrap's `--seccomp FD`).
-
-    Steps: (1) cgroup or rlimits, (2) start confined in a new session, (3)
-    drain the logs and wait, killing the tree at the timeout, (4) kill
-    leftovers and read the kernel's counters.
+    Steps: (1) the limits on the waiting child, and go, (2) drain the logs
+    and wait, killing the tree at the timeout, (3) kill leftovers and read
+    the kernel's counters, (4) remove the cgroup. Raises `OSError` if the
+    limits cannot be set.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
-    # (1): a cgroup gives real limits and the peak memory; rlimits otherwise.
-    group = RunCgroup.create(memory_mb=limits.memory_mb, max_procs=limits.max_procs, cpus=limits.cpus)
-    out = CappedSink(log_dir / STDOUT_LOG, limits.max_log_bytes)
-    err = CappedSink(log_dir / STDERR_LOG, limits.max_log_bytes)
-    started, t0 = datetime.now(UTC), time.monotonic()
+    proc, group = slot.proc, slot.group
+    out = CappedSink(log_dir / STDOUT_LOG, max_log_bytes)
+    err = CappedSink(log_dir / STDERR_LOG, max_log_bytes)
     try:
-        # (2): confined before it runs, in its own session.
-        proc = _start(argv, env, cwd, limits, group, pass_fds)
-        # (3): one loop drains both pipes and notices the exit or the deadline.
+        # (1): confined before it runs (a cgroup gives real limits and the peak memory).
+        slot.go(limits, rest)
+        started, t0 = datetime.now(UTC), time.monotonic()
+        # (2): one loop drains both pipes and notices the exit or the deadline.
         timed_out = _pump(proc, group, out, err, deadline=t0 + limits.timeout_s)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         ended, duration = datetime.now(UTC), time.monotonic() - t0
-        # (4): nothing of the run survives it.
+        # (3): nothing of the run survives it.
         if group is not None:
             group.kill_all()
         stats = group.stats() if group is not None else None
     finally:
         out.close()
         err.close()
+        # (4)
         if group is not None:
             group.close()
     exit_code = os.waitstatus_to_exitcode(status)
-    return Supervised(
+    return RunFacts(
         exit_code=exit_code if exit_code >= 0 else None,
         signal=-exit_code if exit_code < 0 else None,
         timed_out=timed_out,
@@ -291,7 +198,7 @@ def _limit_hit(
 
 
 def to_result(
-    raw: Supervised, *, backend: str, sealed: bool, limits: Limits, output_full: bool,
+    raw: RunFacts, *, backend: str, sealed: bool, limits: Limits, output_full: bool,
     output_problem: str | None, signal_as_128: bool = False,
 ) -> SandboxResult:
     """The backend's `SandboxResult` for a supervised run.
@@ -299,17 +206,13 @@ def to_result(
     `signal_as_128`: the supervised program (bwrap) reports a child killed by
     signal n as exit status 128 + n; turn that back into a signal.
     """
-    exit_code, sig = raw.exit_code, raw.signal
+    facts = raw
     if signal_as_128 and raw.exit_code is not None and raw.exit_code > 128:
-        exit_code, sig = None, raw.exit_code - 128
-    return SandboxResult(
-        backend=backend, sealed=sealed, exit_code=exit_code, signal=sig,
-        timed_out=raw.timed_out, limit=raw.limit or ("output" if output_full else None),
-        started=raw.started, ended=raw.ended, duration_s=raw.duration_s,
-        peak_memory_kb=raw.peak_memory_kb, cpu_time_s=raw.cpu_time_s,
-        stdout_path=raw.stdout_path, stderr_path=raw.stderr_path,
-        stdout_truncated=raw.stdout_truncated, stderr_truncated=raw.stderr_truncated,
-        image_digest=None, limits=limits, output_problem=output_problem,
+        facts = replace(facts, exit_code=None, signal=raw.exit_code - 128)
+    if output_full and raw.limit is None:
+        facts = replace(facts, limit="output")
+    return SandboxResult.of(
+        facts, backend=backend, sealed=sealed, limits=limits, output_problem=output_problem
     )
 
 
@@ -331,12 +234,16 @@ def _umount(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def output_area(max_output_mb: int, *, owner_uid: int | None = None) -> Iterator[tuple[Path, bool]]:
+def output_area(
+    max_output_mb: int, *, owner_uid: int | None = None, later: Callable[[Callable[[], None]], None] | None = None,
+) -> Iterator[tuple[Path, bool]]:
     """A private directory for `$REPRO_OUT`, and whether the cap is enforced by a tmpfs.
 
     As root we mount a tmpfs with `size=` there, so writing past the cap
     fails with ENOSPC at once; elsewhere the caller relies on RLIMIT_FSIZE and
-    the post-run size check. Side effects: mkdtemp, mount/umount, rmtree.
+    the post-run size check. `later` runs the unmount and removal off the
+    caller's path (an unmount waits for an RCU grace period, ~9 ms here).
+    Side effects: mkdtemp, mount/umount, rmtree.
     """
     _sweep_stale_areas()
     base = Path(tempfile.mkdtemp(prefix=f"{AREA_PREFIX}{os.getpid()}-"))
@@ -345,14 +252,18 @@ def output_area(max_output_mb: int, *, owner_uid: int | None = None) -> Iterator
     mounted = False
     if os.geteuid() == 0:
         mounted = _mount_tmpfs(area, f"size={max_output_mb * MB},mode=0755")
+
+    def remove() -> None:
+        if mounted:
+            _umount(area)
+        shutil.rmtree(base, ignore_errors=True)
+
     try:
         if owner_uid is not None:
             os.chown(area, owner_uid, owner_uid)
         yield area, mounted
     finally:
-        if mounted:
-            _umount(area)
-        shutil.rmtree(base, ignore_errors=True)
+        (later or (lambda job: job()))(remove)
 
 
 def _sweep_stale_areas() -> None:

@@ -18,9 +18,7 @@ Keeping the home directory itself private is outside this module.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +27,13 @@ from typing import Final
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from verifier.errors import VerifierError
+from verifier.digest import bytes_digest, hex_of
+from verifier.errors import KeyFileError
+from verifier.store import atomic_write
 
 KEYS_DIR: Final = "keys"
 PRIVATE_NAME: Final = "ed25519.pem"
 PUBLIC_NAME: Final = "ed25519.pub.pem"
-
-
-class KeyFileError(VerifierError):
-    """A key file is missing, unreadable, of the wrong kind, too open, or would be overwritten."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +48,7 @@ class KeyPair:
 def key_id(public_key: Ed25519PublicKey) -> str:
     """Hex SHA-256 of the raw 32-byte public key (the module docstring's definition)."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()
+    return hex_of(bytes_digest(raw))
 
 
 def private_key_path(home: Path) -> Path:
@@ -94,27 +90,14 @@ def init_keys(home: Path, *, force: bool = False) -> KeyPair:
 
 
 def _write_new(path: Path, data: bytes, *, mode: int, replace: bool) -> None:
-    """Write `data` to `path`, created with `mode` from the first byte on.
+    """Write `data` to `path`, with `mode` from the first byte on; without `replace`, it must not exist.
 
-    Without `replace` the file is created in place with O_EXCL (it must not
-    exist); with it, a temp file is created the same way and renamed over.
+    Raises `KeyFileError` if it exists and `replace` is false.
     """
-    target = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp") if replace else path
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+        atomic_write(path, data, mode=mode, exclusive=not replace)
     except FileExistsError as e:
         raise KeyFileError(f"{path} exists; use --force to replace the key pair") from e
-    try:
-        os.fchmod(fd, mode)  # the umask may have taken bits away; never adds any for 0600
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if replace:
-            os.replace(target, path)
-    finally:
-        if replace:
-            target.unlink(missing_ok=True)
 
 
 def load_signing_key(path: Path) -> Ed25519PrivateKey:
