@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import RootFactory
+from verifier.digest import tree_digest
 from verifier.executors import EXECUTOR_FOR_NAME, ClusterOptions, LocalExecutor, RayExecutor
 from verifier.executors.shipping import Shipment, TransitError, pack_bundle, receive, run_shipment
 from verifier.gates import plans_for
@@ -19,7 +20,6 @@ from verifier.ledger import Ledger
 from verifier.manifests import load_manifest
 from verifier.runs import Runner, RunPlan
 from verifier.sandbox.bwrap import BwrapSandbox
-from verifier.seal import tree_digest
 
 NODE = {"id": "f" * 56, "hostname": "node-a", "address": "10.0.0.2"}
 needs_bwrap = pytest.mark.skipif(BwrapSandbox().available() is not None, reason="bubblewrap is not usable here")

@@ -86,8 +86,8 @@ def test_claims_land_on_both_nodes(cluster: LocalCluster, tmp_path: Path) -> Non
         assert record is not None
         assert {o.path for o in record.outputs} == {"results.json", "extra/note.txt"}
         note = next(o for o in record.outputs if o.path == "extra/note.txt")
-        assert ledger.get_bytes(note.sha256) == b"seed 0"
-        assert ledger.get_bytes(record.logs["stdout"]).startswith(b"slept 2")
+        assert ledger.store.get_bytes(note.sha256) == b"seed 0"
+        assert ledger.store.get_bytes(record.logs["stdout"]).startswith(b"slept 2")
         assert record.environment["backend"] == "bwrap" and record.environment["node"]["hostname"]
 
 
