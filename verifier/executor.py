@@ -12,8 +12,8 @@
 5. aggregate per paper, with the quality assessment;
 6. sign and index the verdicts when the home has a key (`verifier.attest.store`).
 
-A local worker pool runs the sandboxes now; the plan/obtain/judge split is
-where a cluster engine would plug in later.
+An executor (`verifier.executors`: a local thread pool, or a Ray cluster)
+carries out step 3's runs; this process records every run and verdict.
 
 Side effects: runs repros; writes the ledger and artifact store under `home`.
 """
@@ -21,7 +21,6 @@ Side effects: runs repros; writes the ledger and artifact store under `home`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +28,7 @@ from typing import Any, Protocol
 from verifier import cancel
 from verifier.attest.store import record_attestations
 from verifier.errors import EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REFUTED
+from verifier.executors import EXECUTOR_FOR_NAME, ClusterOptions
 from verifier.gates import ClaimJudge, PaperVerdict, RunKey, paper_verdict, plans_for
 from verifier.intake import IntakeResult, validate_papers
 from verifier.ledger import Ledger
@@ -71,6 +71,8 @@ class Options:
     tier: str = "smoke"
     strict: bool = False
     nonce: str | None = None  # --replicate: multi-seed claims are judged on fresh seeds derived from it
+    executor: str = "local"  # a name of verifier.executors.EXECUTOR_FOR_NAME
+    cluster: ClusterOptions | None = None  # --ray-address and friends
 
 
 @dataclass
@@ -221,20 +223,7 @@ def _obtain(options: Options, ledger: Ledger, plans: list[RunPlan], observer: Ob
         if key not in found:
             todo.setdefault(key, plan)
     observer.runs_planned(len(set(keys.values())), len(set(keys.values())) - len(todo))
-
-    def execute(item: tuple[str, RunPlan]) -> tuple[str, ObtainedRun | None]:
-        key, plan = item
-        try:
-            cancel.check()  # once interrupted, queued runs never start
-            observer.run_started(plan)
-            result = runner.execute(plan, key)
-        except cancel.Cancelled:
-            return key, None
-        observer.run_finished(plan, result)
-        return key, result
-
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        done = {key: run for key, run in pool.map(execute, todo.items()) if run is not None}
+    done = EXECUTOR_FOR_NAME[options.executor].from_options(options).obtain(runner, todo, observer)
     found.update(done)
     # Interrupted (verifier.cancel), an executor returns only the runs that finished:
     # the rest were cancelled, and their claims are not judged.

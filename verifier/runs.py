@@ -175,12 +175,33 @@ class Runner:
             outcome = judge_outcome(result, out_dir)
             # (4): the seal and inputs, hashed again in full
             void_reason = _changed_during_run(plan, self._stat)
-            if void_reason is not None:
-                outcome = replace(outcome, status="void", reason=void_reason, results=None)  # type: ignore[arg-type]
             # (5): artifacts and the record
-            with self._lock:
-                record = self._record(plan, key, request, result, outcome, out_dir)
-                self.ledger.add_run(record)
+            return self.store(plan, key, request, result, outcome, out_dir, void_reason=void_reason)
+
+    def store(
+        self,
+        plan: RunPlan,
+        key: str,
+        request: SandboxRequest,
+        result: SandboxResult,
+        outcome: RunOutcome,
+        out_dir: Path,
+        *,
+        void_reason: str | None = None,
+        environment: dict[str, Any] | None = None,
+    ) -> ObtainedRun:
+        """Steps 4-5 for a finished run: void it if need be, store its files, record it.
+
+        `environment` replaces this host's fingerprint when the run ran
+        elsewhere (a cluster node). Side effects: artifacts and one run record.
+        """
+        if void_reason is not None:
+            outcome = replace(outcome, status="void", reason=void_reason, results=None)  # type: ignore[arg-type]
+        with self._lock:
+            record = self._record(plan, key, request, result, outcome, out_dir)
+            if environment is not None:
+                record = record.model_copy(update={"environment": environment})
+            self.ledger.add_run(record)
         return ObtainedRun(record, outcome.results if outcome.status == "ok" else None, cached=False)
 
     def _record(

@@ -9,6 +9,14 @@ import click
 from verifier.runs import ObtainedRun, RunPlan
 
 
+def where(obtained: ObtainedRun) -> str:
+    """` on node <id> (<host>)` for a run that ran on a cluster node, else nothing."""
+    node = obtained.record.environment.get("node")
+    if not isinstance(node, dict):
+        return ""
+    return f" on node {str(node.get('id', '?'))[:12]} ({node.get('hostname', '?')})"
+
+
 class PlainObserver:
     """One line per run start and finish, on stderr."""
 
@@ -27,7 +35,7 @@ class PlainObserver:
 
     def run_finished(self, plan: RunPlan, obtained: ObtainedRun) -> None:
         record = obtained.record
-        click.echo(f"finished {plan.label()}: {record.status} in {record.duration_s:.1f} s", err=True)
+        click.echo(f"finished {plan.label()}: {record.status} in {record.duration_s:.1f} s{where(obtained)}", err=True)
 
 
 class RichObserver(PlainObserver):
@@ -58,7 +66,7 @@ class RichObserver(PlainObserver):
     def run_finished(self, plan: RunPlan, obtained: ObtainedRun) -> None:
         if self.task is None:
             return
-        self.progress.console.print(f"finished {plan.label()}: {obtained.record.status} in {obtained.record.duration_s:.1f} s")
+        self.progress.console.print(f"finished {plan.label()}: {obtained.record.status} in {obtained.record.duration_s:.1f} s{where(obtained)}")
         self.progress.advance(self.task)
         if self.progress.finished:
             self.progress.stop()

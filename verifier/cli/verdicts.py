@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from verifier.cli.cluster import ExecutorChoice, executor_options
 from verifier.cli.common import AppContext, backend_option, emit_json, json_option, no_cache_option
 from verifier.cli.progress import observer_for
 from verifier.errors import IntakeError, ReportedErrors, one_line
@@ -17,9 +18,9 @@ from verifier.manifests import split_claim_id
 
 
 def _options(app: AppContext, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
-             nonce: str | None = None) -> Options:
+             nonce: str | None = None, executor: ExecutorChoice = ("local", None)) -> Options:
     return Options(root=app.root, home=app.home, backend=backend, use_cache=not no_cache, jobs=jobs, tier=tier,
-                   strict=strict, nonce=nonce)
+                   strict=strict, nonce=nonce, executor=executor[0], cluster=executor[1])
 
 
 def replicate_options(func: Any) -> Any:
@@ -88,13 +89,14 @@ def _finish(session: Session, *, strict: bool, report: bool = True) -> None:
 @tier_option
 @strict_option
 @replicate_options
+@executor_options
 @click.pass_obj
 def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, tier: str, strict: bool,
-          replicate: bool, replicate_nonce: str | None) -> None:
+          replicate: bool, replicate_nonce: str | None, executor: ExecutorChoice) -> None:
     """Run Gates 0-2 for one claim (PAPER_ID/CLAIM_ID) and print its verdict."""
     paper, local = split_claim_id(claim_id)
     nonce = _nonce(replicate, replicate_nonce)
-    session = _verify(_options(app, backend, no_cache, 1, tier, strict, nonce), [paper],
+    session = _verify(_options(app, backend, no_cache, 1, tier, strict, nonce, executor), [paper],
                             select=lambda _, c: c.id == local, observer=observer_for(sys.stderr))
     outcome = session.papers[0]
     if outcome.intake.ok and not outcome.verdicts:  # the manifest is valid but has no such claim
@@ -117,12 +119,13 @@ def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache:
 @tier_option
 @strict_option
 @replicate_options
+@executor_options
 @click.pass_obj
 def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
-          replicate: bool, replicate_nonce: str | None) -> None:
+          replicate: bool, replicate_nonce: str | None, executor: ExecutorChoice) -> None:
     """Verify every claim of a paper, then print the paper's verdict."""
     nonce = _nonce(replicate, replicate_nonce)
-    session = _verify(_options(app, backend, no_cache, jobs, tier, strict, nonce), [paper_id],
+    session = _verify(_options(app, backend, no_cache, jobs, tier, strict, nonce, executor), [paper_id],
                             observer=observer_for(sys.stderr))
     _print_session(session, as_json=as_json)
     _finish(session, strict=strict, report=not as_json)
@@ -138,14 +141,16 @@ def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache:
 @replicate_options
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here.")
+@executor_options
 @click.pass_obj
 def ci(app: AppContext, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
-       replicate: bool, replicate_nonce: str | None, junit_path: Path | None, summary_path: Path | None) -> None:
+       replicate: bool, replicate_nonce: str | None, junit_path: Path | None, summary_path: Path | None,
+       executor: ExecutorChoice) -> None:
     """Verify every paper under manifests/ and exit with the contract's status."""
     from verifier.junit import junit_xml, summary_markdown, write
 
     nonce = _nonce(replicate, replicate_nonce)
-    session = _verify(_options(app, backend, no_cache, jobs, tier, strict, nonce), [],
+    session = _verify(_options(app, backend, no_cache, jobs, tier, strict, nonce, executor), [],
                             observer=observer_for(sys.stderr))
     _print_session(session, as_json=as_json)
     if junit_path is not None:

@@ -1,0 +1,288 @@
+"""The Ray executor on a real 2-node cluster on this machine (one cluster for the module).
+
+The head and the worker node each have 1 CPU; the worker alone has the
+custom resource `special`. The two tests that kill the worker node come
+last; the second starts a fresh worker first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("ray", reason="the ray extra is not installed")
+
+from ray_cluster import REPO, LocalCluster
+from ray_roots import SPECIAL, build_root, paper, sleeper
+
+from verifier.executor import Options, Session, verify_claims
+from verifier.executors import ClusterOptions
+from verifier.executors.shipping import TransitError, pack_bundle
+from verifier.ledger import Ledger
+from verifier.models import Verdict
+from verifier.runs import ObtainedRun, RunPlan
+from verifier.sandbox.bwrap import BwrapSandbox
+
+pytestmark = [
+    pytest.mark.ray,
+    pytest.mark.bwrap,
+    pytest.mark.skipif(BwrapSandbox().available() is not None, reason="bubblewrap is not usable here"),
+]
+
+# Fields that differ between any two runs of the same claim (when, which run, from the cache or not).
+VOLATILE = {"evaluated", "run", "runs", "cached"}
+
+
+def options(root: Path, home: Path, cluster: LocalCluster, **cluster_fields: Any) -> Options:
+    return Options(root=root, home=home, backend="bwrap", use_cache=False, executor="ray",
+                   cluster=ClusterOptions(address=cluster.address, **cluster_fields))
+
+
+def node_of(home: Path, verdict: Verdict) -> str:
+    """The node id the verdict's run ran on (the run record the verdict names)."""
+    assert verdict.run is not None and verdict.run.id is not None
+    with Ledger.open(home) as ledger:
+        record = ledger.get_run(verdict.run.id)
+    assert record is not None
+    return str(record.environment["node"]["id"])
+
+
+class Recorder:
+    """An observer that keeps what it was told (the progress display's view)."""
+
+    def __init__(self) -> None:
+        self.finished: list[tuple[str, str]] = []
+
+    def runs_planned(self, total: int, cached: int) -> None:
+        pass
+
+    def run_started(self, plan: RunPlan) -> None:
+        pass
+
+    def run_finished(self, plan: RunPlan, obtained: ObtainedRun) -> None:
+        self.finished.append((plan.repro.id, obtained.record.status))
+
+
+def test_claims_land_on_both_nodes(cluster: LocalCluster, tmp_path: Path) -> None:
+    root = build_root(tmp_path / "root", paper("ray-both", [sleeper(f"R{i}", 2, i + 1) for i in range(4)]))
+    session = verify_claims(options(root.path, tmp_path / "home", cluster), [])
+    verdicts = session.verdicts()
+    assert [v.status for v in verdicts] == ["verified"] * 4, [v.reason for v in verdicts]
+    assert all(v.sealed and v.backend == "bwrap" for v in verdicts)
+    nodes = {node_of(tmp_path / "home", v) for v in verdicts}
+    assert nodes == set(cluster.node_ids().values())
+    # Outputs and logs came back as bytes and are in the driver's artifact store.
+    with Ledger.open(tmp_path / "home") as ledger:
+        record = ledger.get_run(verdicts[0].run.id)  # type: ignore[union-attr]
+        assert record is not None
+        assert {o.path for o in record.outputs} == {"results.json", "extra/note.txt"}
+        note = next(o for o in record.outputs if o.path == "extra/note.txt")
+        assert ledger.store.get_bytes(note.sha256) == b"seed 0"
+        assert ledger.store.get_bytes(record.logs["stdout"]).startswith(b"slept 2")
+        assert record.environment["backend"] == "bwrap" and record.environment["node"]["hostname"]
+
+
+def test_custom_resource_runs_only_on_its_node(cluster: LocalCluster, tmp_path: Path) -> None:
+    repros = [sleeper(f"S{i}", 0.2, i + 1) for i in range(3)]
+    root = build_root(tmp_path / "root", paper("ray-special", repros))
+    wanted = {(r["id"], SPECIAL): 1.0 for r in repros}
+    session = verify_claims(options(root.path, tmp_path / "home", cluster, resources=wanted), [])
+    assert [v.status for v in session.verdicts()] == ["verified"] * 3
+    assert {node_of(tmp_path / "home", v) for v in session.verdicts()} == {cluster.node_ids()["worker0"]}
+
+
+def test_formula_claim_same_verdict_as_local(cluster: LocalCluster, tmp_path: Path) -> None:
+    """ba8256cb/C6, the bundled formula claim: the same verdict and run key either way."""
+    base = Options(root=REPO, home=tmp_path / "home", backend="bwrap", use_cache=False)
+    local = verify_claims(base, ["ba8256cb"], select=lambda _, c: c.id == "C6").verdicts()
+    remote = verify_claims(options(REPO, tmp_path / "home", cluster), ["ba8256cb"],
+                           select=lambda _, c: c.id == "C6").verdicts()
+    assert local[0].status == "verified"
+    assert [v.model_dump(exclude=VOLATILE) for v in remote] == [v.model_dump(exclude=VOLATILE) for v in local]
+    with Ledger.open(tmp_path / "home") as ledger:
+        a, b = (ledger.get_run(v.run.id) for v in (local[0], remote[0]))  # type: ignore[union-attr]
+    assert a is not None and b is not None
+    assert a.key == b.key and a.results_digest == b.results_digest and "node" in b.environment
+
+
+@pytest.mark.slow
+def test_study_smoke_seed_same_verdict_as_local(cluster: LocalCluster, tmp_path: Path) -> None:
+    """weam-imbalance/C1: one smoke-tier seed of the study (minutes of CPU), here and on the cluster at once."""
+    def pick(_: str, c: Any) -> bool:
+        return bool(c.id == "C1")
+
+    here: dict[str, list[Verdict]] = {}
+    thread = threading.Thread(target=lambda: here.setdefault("verdicts", verify_claims(
+        Options(root=REPO, home=tmp_path / "local", backend="bwrap", use_cache=False), ["weam-imbalance"],
+        select=pick).verdicts()))
+    thread.start()  # the two runs overlap: one core each
+    remote = verify_claims(options(REPO, tmp_path / "ray", cluster), ["weam-imbalance"], select=pick).verdicts()
+    thread.join()
+    local = here["verdicts"]
+    assert local[0].run is not None and remote[0].run is not None
+    assert [v.model_dump(exclude=VOLATILE) for v in remote] == [v.model_dump(exclude=VOLATILE) for v in local]
+    with Ledger.open(tmp_path / "local") as ledger:
+        a = ledger.get_run(local[0].run.id)
+    with Ledger.open(tmp_path / "ray") as ledger:
+        b = ledger.get_run(remote[0].run.id)
+    assert a is not None and b is not None and a.status == b.status == "ok"
+    assert a.key == b.key and a.results_digest == b.results_digest  # the same bytes, bit for bit
+    assert "node" in b.environment and "node" not in a.environment
+
+
+def test_bundle_altered_in_transit_is_refused(cluster: LocalCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = build_root(tmp_path / "root", paper("ray-transit", [sleeper("R1", 0, 4)]))
+
+    def altered(bundle: Path) -> bytes:  # the archive changes between the driver and the node
+        copy = tmp_path / "copy" / bundle.name
+        shutil.copytree(bundle, copy)
+        (copy / "sleeper.py").write_text((bundle / "sleeper.py").read_text() + "\n# altered\n")
+        return pack_bundle(copy)
+
+    monkeypatch.setattr("verifier.executors.ray.pack_bundle", altered)
+    with pytest.raises(TransitError, match=r"seal mismatch on node \w+: the bundle received digests to sha256:") as caught:
+        verify_claims(options(root.path, tmp_path / "home", cluster), [])
+    assert caught.value.diagnostics().startswith("manifests/ray-transit/manifest.yaml: repros[0].seal: seal mismatch on node")
+    with Ledger.open(tmp_path / "home") as ledger:
+        assert ledger.runs_for("ray-transit") == []  # refused before it ran: nothing recorded
+
+
+def test_input_altered_in_transit_is_refused_by_the_cli(cluster: LocalCluster, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from verifier.cli import main
+
+    root = build_root(tmp_path / "root", paper("ray-input", [sleeper("R1", 0, 4)]))
+    monkeypatch.setattr("verifier.executors.ray.pack_input", lambda path: b"not the pinned bytes\n")
+    monkeypatch.setenv("VERIFY_HOME", str(tmp_path / "home"))
+    status = main(["--root", str(root.path), "paper", "ray-input", "--backend", "bwrap", "--executor", "ray",
+                   "--ray-address", cluster.address])
+    assert status == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("verify: error: manifests/ray-input/manifest.yaml: repros[0].inputs[0].sha256: digest mismatch on node ")
+    assert "'data/x.tsv' received digests to " in error
+
+
+def _cli(root: Path, home: Path, cluster: LocalCluster, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "VERIFY_HOME": str(home), "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "verifier", "--root", str(root), *args, "--backend", "bwrap",
+                             "--executor", "ray", "--ray-address", cluster.address],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_cancels_the_tasks(cluster: LocalCluster, tmp_path: Path) -> None:
+    root = build_root(tmp_path / "root", paper("ray-ctrlc", [sleeper("R1", 60, 4)]))
+    driver = _cli(root.path, tmp_path / "home", cluster, "claim", "ray-ctrlc/C-R1")
+    assert cluster.wait_busy(1, timeout_s=60), cluster.logs()
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=30)
+    assert driver.returncode == 130 and "verify: aborted" in err
+    assert cluster.wait_busy(0, timeout_s=30), "the cancelled task still holds its CPU"
+
+
+def test_driver_killed_keeps_finished_runs(cluster: LocalCluster, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    root = build_root(tmp_path / "root", paper("ray-driver", [sleeper("Fast", 0, 2), sleeper("Slow", 8, 4)]))
+    driver = _cli(root.path, home, cluster, "paper", "ray-driver")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _statuses(home, "ray-driver"):
+        time.sleep(0.3)
+    driver.kill()
+    driver.wait()
+    assert _statuses(home, "ray-driver") == {"Fast": "ok"}
+    with Ledger.open(home) as ledger:
+        ledger.verify_chain()  # never half-written
+    # A re-run takes the finished run from the cache and runs only the other.
+    rerun = _cli(root.path, home, cluster, "paper", "ray-driver")
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert "runs: 1 executed, 1 cached" in err
+    assert "finished ray-driver/Slow (seed 0): ok in " in err and " on node " in err  # progress names the node
+
+
+def _statuses(home: Path, paper_id: str) -> dict[str, str]:
+    if not (home / "ledger.sqlite3").exists() and not home.exists():
+        return {}
+    try:
+        with Ledger.open(home) as ledger:
+            return {r.repro: r.status for r in ledger.runs_for(paper_id)}
+    except Exception:  # the driver may be creating the ledger right now
+        return {}
+
+
+def _in_thread(opts: Options, observer: Recorder) -> tuple[threading.Thread, dict[str, Any]]:
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["session"] = verify_claims(opts, [], observer=observer)
+        except BaseException as e:  # reported by the test
+            box["error"] = e
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, box
+
+
+def test_worker_node_killed_mid_run_is_retried(cluster: LocalCluster, tmp_path: Path) -> None:
+    """Fast (needs `special`: the worker) finishes; then each node runs a 20 s repro; the worker dies."""
+    home = tmp_path / "home"
+    repros = [sleeper("Fast", 0, 2), sleeper("Long1", 20, 4), sleeper("Long2", 20, 6)]
+    root = build_root(tmp_path / "root", paper("ray-kill", repros))
+    observer = Recorder()
+    thread, box = _in_thread(options(root.path, home, cluster, resources={("Fast", SPECIAL): 1.0}, max_retries=2), observer)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (observer.finished and cluster.wait_busy(2, timeout_s=1)):
+        time.sleep(0.5)
+    assert observer.finished == [("Fast", "ok")]
+    time.sleep(3)  # both 20 s repros are well under way
+    ids = cluster.node_ids()
+    cluster.kill(next(n for n in cluster.nodes if n.name == "worker0"))
+    thread.join(timeout=150)
+    assert "error" not in box, box.get("error")
+    session: Session = box["session"]
+    by_claim = {v.claim.split("/")[1]: v for v in session.verdicts()}
+    assert node_of(home, by_claim["C-Fast"]) == ids["worker0"]
+    for name in ("C-Long1", "C-Long2"):  # retried on the head (or, were retries spent, node lost)
+        verdict = by_claim[name]
+        assert verdict.status == "verified" or "node lost" in verdict.reason, verdict.reason
+        if verdict.status == "verified":
+            assert node_of(home, verdict) == ids["head"]
+    assert sum(v.status == "verified" for v in by_claim.values()) == 3
+    with Ledger.open(home) as ledger:
+        assert {r.repro for r in ledger.runs_for("ray-kill") if r.status == "ok"} == {"Fast", "Long1", "Long2"}
+        ledger.verify_chain()
+
+
+def test_node_lost_when_no_node_can_take_the_retry(cluster: LocalCluster, tmp_path: Path) -> None:
+    """The only node with `special` dies under a 20 s repro: inconclusive, "node lost"; the rest recorded."""
+    cluster.add_worker({SPECIAL: 1})
+    home = tmp_path / "home"
+    root = build_root(tmp_path / "root", paper("ray-lost", [sleeper("Pinned", 20, 2), sleeper("Free", 1, 4)]))
+    observer = Recorder()
+    opts = options(root.path, home, cluster, resources={("Pinned", SPECIAL): 1.0}, max_retries=1, infeasible_s=3)
+    thread, box = _in_thread(opts, observer)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and ("Free", "ok") not in observer.finished:
+        time.sleep(0.5)
+    assert cluster.wait_busy(1, timeout_s=30)
+    time.sleep(2)
+    cluster.kill(next(n for n in cluster.nodes if n.name == "worker1"))
+    thread.join(timeout=90)
+    assert "error" not in box, box.get("error")
+    by_claim = {v.claim.split("/")[1]: v for v in box["session"].verdicts()}
+    assert by_claim["C-Free"].status == "verified"
+    lost = by_claim["C-Pinned"]
+    assert lost.status == "inconclusive" and "node lost" in lost.reason, lost.reason
+    with Ledger.open(home) as ledger:
+        statuses = {r.repro: r.status for r in ledger.runs_for("ray-lost")}
+    assert statuses == {"Free": "ok", "Pinned": "node-lost"}

@@ -1,0 +1,74 @@
+"""The executor interface: how the runs a verification needs are carried out.
+
+`verify_claims` plans the runs, looks their keys up in the ledger and hands
+the rest to an `Executor`: `local` runs them in a thread pool on this
+machine, `ray` as tasks on a Ray cluster. Whatever the executor, the driver
+(this process) is the only writer of the ledger and the artifact store, and
+every finished run is recorded as soon as it finishes, so a driver killed
+mid-way loses only the runs still in flight.
+
+Executors are a swappable axis like the sandbox backends: `EXECUTOR_FOR_NAME`
+in `verifier.executors` maps a `--executor` name to its class.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from verifier.runs import ObtainedRun, Runner, RunPlan
+
+if TYPE_CHECKING:  # the pipeline's types; it imports this package
+    from verifier.executor import Observer, Options
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """What a cluster executor needs beyond the local one.
+
+    `address`: the cluster to join (`host:port`, `ray://host:10001`, or
+    None for `auto`, a cluster started on this machine). `resources`: custom
+    resources per repro, `(selector, name) -> amount`, where the selector is
+    a repro id or `paper/repro` (`--ray-resources`). `max_retries`: how many
+    times a run lost with its node is tried again elsewhere. `infeasible_s`:
+    how long a run may wait for a node that can hold it before it is given
+    up as "node lost" (an autoscaler may add such a node meanwhile).
+    """
+
+    address: str | None = None
+    resources: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    max_retries: int = 2
+    infeasible_s: float = 60.0
+
+    def resources_for(self, plan: RunPlan) -> dict[str, float]:
+        """The custom resources a plan asks for (a `paper/repro` selector beats a bare repro id)."""
+        wanted: dict[str, float] = {}
+        for selector in (plan.repro.id, f"{plan.paper}/{plan.repro.id}"):
+            for (sel, name), amount in self.resources.items():
+                if sel == selector:
+                    wanted[name] = amount
+        return wanted
+
+
+class Executor(ABC):
+    """Carries out runs that the ledger does not have yet. Subclasses set `name`."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def from_options(cls, options: Options) -> Executor:
+        """The executor the verdict commands' options ask for."""
+
+    @abstractmethod
+    def obtain(self, runner: Runner, todo: Mapping[str, RunPlan], observer: Observer) -> dict[str, ObtainedRun]:
+        """Run every plan of `todo` (run key -> plan) and record each run as it finishes.
+
+        Returns run key -> obtained run for every key of `todo`. Calls
+        `observer.run_started` and `observer.run_finished` once per run.
+        Raises `SandboxError` when the sandbox itself breaks, `IntakeError`
+        when a node refuses a bundle or input that does not match its seal.
+        Side effects: runs repros; the runner writes the ledger.
+        """
