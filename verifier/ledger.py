@@ -36,6 +36,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -204,7 +205,7 @@ class Ledger:
             raise LedgerError(
                 f"ledger schema {version} is newer than this verify ({SCHEMA_VERSION})"
             )
-        conn.execute("PRAGMA journal_mode = WAL")  # persistent: set once, at creation
+        _set_wal(conn)  # persistent: set once, at creation
         with self._write():
             if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 # executescript() would COMMIT first: run the statements one by one.
@@ -638,3 +639,22 @@ def _parse_verdict(body: str) -> Verdict:
         return Verdict.model_validate_json(body)
     except ValidationError as e:
         raise LedgerError(f"stored verdict no longer parses: {e.errors()[0]['msg']}") from e
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Put a new ledger in WAL mode, waiting out another process creating it at the same moment.
+
+    Changing the journal mode answers SQLITE_BUSY at once, without the busy
+    handler, while another connection holds a lock (two `verify ci` starting
+    on a fresh home): retry until the busy timeout, and skip once WAL is set.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
