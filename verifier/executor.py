@@ -22,13 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from verifier import cancel
 from verifier.attest.store import record_attestations
 from verifier.errors import EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REFUTED
-from verifier.executors import EXECUTOR_FOR_NAME, ClusterOptions
+from verifier.executors import EXECUTOR_FOR_NAME
+from verifier.executors.interface import Observer as Observer
+from verifier.executors.interface import Options as Options
+from verifier.executors.interface import SilentObserver as SilentObserver
 from verifier.gates import ClaimJudge, PaperVerdict, RunKey, paper_verdict, plans_for
 from verifier.intake import IntakeResult, validate_papers
 from verifier.ledger import Ledger
@@ -36,43 +38,6 @@ from verifier.models import Claim, Verdict
 from verifier.quality import Quality, assess
 from verifier.runs import ObtainedRun, Runner, RunPlan
 from verifier.transcription import NumberIndex
-
-
-class Observer(Protocol):
-    """Progress callbacks; the CLI renders them (rich on a terminal, plain lines otherwise)."""
-
-    def runs_planned(self, total: int, cached: int) -> None: ...
-    def run_started(self, plan: RunPlan) -> None: ...
-    def run_finished(self, plan: RunPlan, obtained: ObtainedRun) -> None: ...
-
-
-class SilentObserver:
-    """An observer that says nothing."""
-
-    def runs_planned(self, total: int, cached: int) -> None:
-        pass
-
-    def run_started(self, plan: RunPlan) -> None:
-        pass
-
-    def run_finished(self, plan: RunPlan, obtained: ObtainedRun) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the verdict commands ask for."""
-
-    root: Path
-    home: Path
-    backend: str = "auto"
-    use_cache: bool = True
-    jobs: int = 1
-    tier: str = "smoke"
-    strict: bool = False
-    nonce: str | None = None  # --replicate: multi-seed claims are judged on fresh seeds derived from it
-    executor: str = "local"  # a name of verifier.executors.EXECUTOR_FOR_NAME
-    cluster: ClusterOptions | None = None  # --ray-address and friends
 
 
 @dataclass

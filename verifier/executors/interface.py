@@ -16,12 +16,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from verifier.runs import ObtainedRun, Runner, RunPlan
 
 if TYPE_CHECKING:  # the pipeline's types; it imports this package
-    from verifier.executor import Observer, Options
+    from verifier.runs import ObtainedRun, RunPlan
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,43 @@ class Executor(ABC):
         when a node refuses a bundle or input that does not match its seal.
         Side effects: runs repros; the runner writes the ledger.
         """
+
+
+# Moved from verifier.executor (which re-exports them), so executors never import the pipeline.
+class Observer(Protocol):
+    """Progress callbacks; the CLI renders them (rich on a terminal, plain lines otherwise)."""
+
+    def runs_planned(self, total: int, cached: int) -> None: ...
+    def run_started(self, plan: RunPlan) -> None: ...
+    def run_finished(self, plan: RunPlan, obtained: ObtainedRun) -> None: ...
+
+
+class SilentObserver:
+    """An observer that says nothing."""
+
+    def runs_planned(self, total: int, cached: int) -> None:
+        pass
+
+    def run_started(self, plan: RunPlan) -> None:
+        pass
+
+    def run_finished(self, plan: RunPlan, obtained: ObtainedRun) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the verdict commands ask for."""
+
+    root: Path
+    home: Path
+    backend: str = "auto"
+    use_cache: bool = True
+    jobs: int = 1
+    tier: str = "smoke"
+    strict: bool = False
+    nonce: str | None = None  # --replicate: multi-seed claims are judged on fresh seeds derived from it
+    executor: str = "local"  # a name of verifier.executors.EXECUTOR_FOR_NAME
+    cluster: ClusterOptions | None = None  # --ray-address and friends
+
+

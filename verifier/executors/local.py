@@ -15,7 +15,7 @@ from verifier.executors.interface import Executor
 from verifier.runs import ObtainedRun, Runner, RunPlan
 
 if TYPE_CHECKING:
-    from verifier.executor import Observer, Options
+    from verifier.executors.interface import Observer, Options
 
 
 class LocalExecutor(Executor):

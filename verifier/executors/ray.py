@@ -55,7 +55,7 @@ from verifier.models import RunRecord
 from verifier.runs import ObtainedRun, Runner, RunPlan
 
 if TYPE_CHECKING:
-    from verifier.executor import Observer, Options
+    from verifier.executors.interface import Observer, Options
 
 ADDRESS_ENV = "VERIFY_RAY_ADDRESS"
 NODE_LOST = "node-lost"
