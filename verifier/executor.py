@@ -129,13 +129,15 @@ def verify_claims(
         obtained, executed, cached = _obtain(options, ledger, list(plans.values()), observer)
         # (4): judge and record
         numbers = NumberIndex(options.home)  # the transcription flag's indexes, one set per session
+        # Grouped once: filtering every run for every paper was quadratic in a 1,000-paper ci.
+        runs_by_paper: dict[str, dict[RunKey, ObtainedRun]] = {}
+        for (paper, repro, seed), run in obtained.runs.items():
+            runs_by_paper.setdefault(paper, {})[(repro, seed)] = run
         for o in outcomes:
             manifest = o.intake.manifest
             if manifest is None:
                 continue
-            runs: dict[RunKey, ObtainedRun] = {
-                (repro, seed): run for (paper, repro, seed), run in obtained.runs.items() if paper == o.paper
-            }
+            runs = runs_by_paper.get(o.paper, {})
             judge = ClaimJudge(manifest, tier=options.tier, backend=obtained.backend, nonce=options.nonce,
                                numbers=numbers)
             # Interrupted: only the claims whose runs all finished are judged (and kept).
