@@ -204,9 +204,25 @@ class TestFingerprint:
     def test_fields(self) -> None:
         facts = BwrapSandbox().fingerprint()
         assert facts["backend"] == "bwrap"
-        assert facts["interpreter"]["path"] == sys.executable
+        assert facts["interpreter"]["path"] == os.path.realpath(sys.executable)
         assert facts["packages"]["digest"].startswith("sha256:")
         assert {"os", "cpu", "gpus"} <= set(facts)
+
+    def test_the_interpreter_is_named_by_its_binary_not_the_name_it_was_called_by(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # python and python3 are one binary: their runs must share run keys.
+        alias = tmp_path / "python-alias"
+        alias.symlink_to(sys.executable)
+        monkeypatch.setenv("VERIFY_CACHE_DIR", str(tmp_path / "cache"))
+        fp.host_facts.cache_clear()
+        direct = BwrapSandbox().fingerprint()
+        monkeypatch.setattr(sys, "executable", str(alias))
+        fp.host_facts.cache_clear()
+        try:
+            assert BwrapSandbox().fingerprint() == direct
+        finally:
+            fp.host_facts.cache_clear()
 
     def test_packages_digest_is_stable(self) -> None:
         assert fp.packages_digest() == fp.packages_digest()

@@ -56,9 +56,19 @@ def interpreter_paths() -> list[str]:
     return [entry for entry in sys.path if entry and os.path.realpath(entry).startswith(prefixes)]
 
 
+def interpreter_executable() -> str:
+    """The interpreter's binary, links resolved.
+
+    `python -m verifier` and `python3 -m verifier` are the same interpreter
+    under two names; the fingerprint, and so every run key, must not tell
+    them apart, or one misses the other's cached runs.
+    """
+    return os.path.realpath(sys.executable)
+
+
 def _cache_key() -> str:
     """Digest of what invalidates the cached host facts."""
-    parts = [str(FINGERPRINT_VERSION), sys.executable, sys.version]
+    parts = [str(FINGERPRINT_VERSION), interpreter_executable(), sys.version]
     for entry in interpreter_paths():
         with contextlib.suppress(OSError):
             parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
@@ -119,7 +129,7 @@ def _compute_host() -> dict[str, Any]:
         "interpreter": {
             "implementation": sys.implementation.name,
             "version": platform.python_version(),
-            "path": sys.executable,
+            "path": interpreter_executable(),
         },
         "packages": {"digest": digest, "count": count},
         **machine_facts(),
