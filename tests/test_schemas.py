@@ -104,6 +104,32 @@ def test_verdict_and_run_record_round_trip() -> None:
     assert models.RunRecord.model_validate_json(json.dumps(dumped)) == run
 
 
+node_ids = st.text(alphabet="0123456789abcdef", min_size=1, max_size=56)
+
+
+@settings(max_examples=60, deadline=None)
+@given(node=st.none() | st.fixed_dictionaries({"id": node_ids, "environment": digests},
+                                               optional={"hostname": st.text(max_size=8) | st.none(),
+                                                         "address": st.text(max_size=8) | st.none()}))
+def test_run_ref_node_is_optional_and_absent_when_unknown(node: dict[str, Any] | None) -> None:
+    """A cluster run's reference names its node; a local one has no `node` key at all (its bytes as before)."""
+    ref = models.RunRef(id="r1", seal="sha256:" + "0" * 64, duration_s=0.1, exit_code=0,
+                        node=None if node is None else models.RunNode(**node))
+    verdict = models.Verdict(claim="abc/C1", status="verified", gate=2, reason="r", evaluated="2026-06-23T08:11:44Z",
+                             run=ref, runs=[ref, ref])
+    dumped = json.loads(verdict.model_dump_json())
+    assert first_error(models.VERDICT_CONTRACT, dumped) is None
+    assert models.Verdict.model_validate_json(json.dumps(dumped)) == verdict
+    assert ("node" in dumped["run"]) is (node is not None)
+    assert all(("node" in r) is (node is not None) for r in dumped["runs"])
+    if node is None:
+        assert dumped["run"] == {"id": "r1", "seal": "sha256:" + "0" * 64, "duration_s": 0.1, "exit_code": 0}
+    else:
+        assert dumped["run"]["node"]["id"] == node["id"] and dumped["run"]["node"]["environment"] == node["environment"]
+    bad = dumped | {"run": dumped["run"] | {"node": {"id": "x", "environment": "md5:0"}}}
+    assert first_error(models.VERDICT_CONTRACT, bad) is not None
+
+
 def test_provenance_levels_are_documented_in_the_schema() -> None:
     schema = json.loads(render(models.PROVENANCE_CONTRACT))
     for level, meaning in [("L0", "unknown"), ("L4", "external archival record")]:

@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import RootFactory
+from verifier.canonical import digest_json
 from verifier.digest import tree_digest
 from verifier.executors import EXECUTOR_FOR_NAME, ClusterOptions, LocalExecutor, RayExecutor
 from verifier.executors.shipping import Shipment, TransitError, pack_bundle, receive, run_shipment
-from verifier.gates import plans_for
+from verifier.gates import plans_for, run_ref
 from verifier.ledger import Ledger
 from verifier.manifests import load_manifest
 from verifier.runs import Runner, RunPlan
@@ -112,6 +113,13 @@ def test_node_runs_and_driver_records(make_root: RootFactory, tmp_path: Path) ->
         assert obtained.record.key == key  # same environment as this host: the driver's key
         assert obtained.record.environment["node"] == NODE
         assert ledger.find_run(key) == obtained.record
+        # The verdict names the node and digests the node's environment fingerprint.
+        ref = run_ref(obtained.record)
+        assert ref.node is not None and (ref.node.id, ref.node.hostname, ref.node.address) == tuple(NODE.values())
+        assert ref.node.environment == digest_json(runner.environment(plan)) == digest_json(report.fingerprint)
+        assert ref.model_dump(mode="json")["node"]["id"] == NODE["id"]
+        local = runner.execute(plan, key)
+        assert run_ref(local.record).node is None and "node" not in run_ref(local.record).model_dump(mode="json")
         # Bytes altered on the way back: the driver's re-hash voids the run.
         digest, _ = report.outputs["results.json"]
         tampered = replace(report, outputs={"results.json": (digest, b'{"learning_rate": 1}')})

@@ -39,6 +39,7 @@ from typing import Any
 
 import jsonpointer  # type: ignore[import-untyped]
 
+from verifier.canonical import digest_json
 from verifier.check import CheckResult, compare, fmt, interval_text
 from verifier.manifests import LoadedManifest
 from verifier.models import (
@@ -48,6 +49,8 @@ from verifier.models import (
     IntervalInfo,
     Replication,
     Repro,
+    RunNode,
+    RunRecord,
     RunRef,
     Status,
     Transcription,
@@ -62,6 +65,27 @@ from verifier.transcription import sources as transcription_sources
 
 RunKey = tuple[str, int]  # (repro id, seed)
 TIERS = ("smoke", "full")
+
+
+def run_ref(record: RunRecord) -> RunRef:
+    """How a verdict names a run: the record's id and facts, and the node it ran on when it ran on one.
+
+    A cluster run's record holds `environment.node` (`{id, hostname, address}`,
+    `executors.shipping.receive`); the verdict carries it with the digest of
+    the rest of that environment, the node's fingerprint. A local run has no
+    node, and its reference has no `node` field at all.
+    """
+    node = record.environment.get("node")
+    where = None
+    if isinstance(node, Mapping) and isinstance(node.get("id"), str):
+        rest = {k: v for k, v in record.environment.items() if k != "node"}
+        where = RunNode(id=node["id"], hostname=_text(node.get("hostname")), address=_text(node.get("address")),
+                        environment=digest_json(rest))
+    return RunRef(id=record.id, seal=record.seal, duration_s=record.duration_s, exit_code=record.exit_code, node=where)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
@@ -373,7 +397,7 @@ class ClaimJudge:
         extra: dict[str, Any] | None = None,
     ) -> Verdict:
         used = runs or []
-        refs = [RunRef(id=r.record.id, seal=r.record.seal, duration_s=r.record.duration_s, exit_code=r.record.exit_code) for r in used]
+        refs = [run_ref(r.record) for r in used]
         check = None
         if claim.check is not None:
             check = claim.check.model_dump(exclude_none=True, exclude_defaults=True) | {"op": claim.check.op}

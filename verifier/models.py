@@ -25,9 +25,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StrictBool,
     StrictInt,
     StrictStr,
+    model_serializer,
     model_validator,
 )
 
@@ -263,6 +265,17 @@ class InputFile(Document):
     sha256: StrictStr | None = Field(default=None, pattern=HEX_PATTERN, description="Hex SHA-256, written by `verify seal`.")
 
 
+# Custom resource names as a cluster scheduler (Ray) takes them, e.g. gpu_a100, accelerator_type:A100.
+RESOURCE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,127}$"
+ResourceName = Annotated[StrictStr, Field(pattern=RESOURCE_NAME_PATTERN)]
+ResourceAmount = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0001, le=1e9)]
+"""Ray counts resources in units of 1/10000: a smaller amount would be rounded to nothing."""
+BUILTIN_RESOURCES = {
+    "CPU": "limits.cpus", "GPU": "limits.gpus", "memory": "limits.memory_mb", "object_store_memory": "nothing: the verifier sizes it",
+}
+"""Resources the scheduler knows by itself: named here, they would double-book or fight the limits."""
+
+
 class Limits(Document):
     """Resources a repro may use; exceeding one makes the run inconclusive."""
 
@@ -272,6 +285,26 @@ class Limits(Document):
     gpus: StrictInt = Field(default=0, ge=0, description="GPUs requested (container backend).")
     max_procs: StrictInt = Field(default=256, gt=0, description="Process/thread count limit.")
     max_output_mb: StrictInt = Field(default=256, gt=0, description="Cap on the size of $REPRO_OUT.")
+    resources: dict[ResourceName, ResourceAmount] = Field(
+        default_factory=dict,
+        description="v1.2: custom cluster resources each run needs, name -> amount (e.g. {gpu_a100: 1}); a cluster executor runs it only on a node that has them, the local executor ignores them.",
+        json_schema_extra={"propertyNames": {"pattern": RESOURCE_NAME_PATTERN}},  # patternProperties alone lets any name through
+    )
+
+    @model_validator(mode="after")
+    def _resources_are_custom(self) -> Limits:
+        for name in self.resources:
+            if name in BUILTIN_RESOURCES:
+                raise ValueError(f"resources.{name}: {name!r} is not a custom resource: set {BUILTIN_RESOURCES[name]}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_resources(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # No custom resources: the limits dump exactly as before the field existed (attestations hash them).
+        dumped: dict[str, Any] = handler(self)
+        if not dumped.get("resources", True):
+            del dumped["resources"]
+        return dumped
 
 
 class Repro(Document):
@@ -460,6 +493,18 @@ class CorrectionRecord(Document):
 Status = Literal["verified", "refuted", "inconclusive", "unverified"]
 
 
+class RunNode(Document):
+    """The cluster node a run ran on (`--executor ray`), and that node's environment."""
+
+    id: StrictStr = Field(description="The cluster's id of the node (Ray's node id).")
+    hostname: StrictStr | None = Field(default=None, description="The node's host name.")
+    address: StrictStr | None = Field(default=None, description="The node's IP address in the cluster.")
+    environment: StrictStr = Field(
+        pattern=DIGEST_PATTERN,
+        description="Digest (canonical JSON, sha256) of the run record's `environment` less its `node`: the node's environment fingerprint.",
+    )
+
+
 class RunRef(Document):
     """The run a verdict rests on."""
 
@@ -467,6 +512,18 @@ class RunRef(Document):
     seal: StrictStr | None = Field(description="Bundle seal the run used.")
     duration_s: Number | None = Field(description="Wall-clock seconds of the run.")
     exit_code: StrictInt | None = Field(description="Exit status of the entrypoint, null if killed.")
+    node: RunNode | None = Field(
+        default=None,
+        description="The node the run ran on and its environment fingerprint; absent for a run on the verifier's own machine.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_node(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A local run knows no node: its reference stays exactly what it was before nodes existed.
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("node", 0) is None:
+            del dumped["node"]
+        return dumped
 
 
 IntervalMethod = Literal["t", "paired-t", "welch", "bca", "order-statistic"]

@@ -50,7 +50,7 @@ def schema_for(contract: str) -> dict[str, Any]:
 
 
 # The fields paper-manifest-v1.2 added, by the $defs entry that holds them.
-_V12_FIELDS = {"Claim": ("baseline", "replicate"), "Samples": ("interval",)}
+_V12_FIELDS = {"Claim": ("baseline", "replicate"), "Samples": ("interval",), "Limits": ("resources",)}
 
 
 def _v11(schema: dict[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,9 @@ The driver (this process) joins the cluster (`--ray-address`, else
 `VERIFY_RAY_ADDRESS`, else `auto`: a cluster started on this machine),
 puts each bundle archive and input in the object store once (`shipping`),
 and submits one task per run with the resources of the repro's `limits`:
-`num_cpus=cpus`, `memory=memory_mb` MiB, `num_gpus=gpus`, plus custom
-resources from `--ray-resources REPRO=NAME:N`. The node checks and runs the
+`num_cpus=cpus`, `memory=memory_mb` MiB, `num_gpus=gpus`, plus the custom
+resources of `limits.resources` (paper-manifest-v1.2) and of
+`--ray-resources REPRO=NAME:N` (which wins for a name both give). The node checks and runs the
 shipment (`shipping.run_shipment`); the driver records each run the moment
 it comes back, so a driver killed mid-way loses only the runs in flight.
 
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from verifier import cancel
 from verifier.canonical import digest_json
-from verifier.errors import InconclusiveError, VerifierError
+from verifier.errors import InconclusiveError, IntakeError, VerifierError
 from verifier.executors.interface import ClusterOptions, Executor
 from verifier.executors.shipping import (
     NodeReport,
@@ -113,10 +114,23 @@ class RayExecutor(Executor):
         # The backend the driver resolved ("auto" -> bwrap...), so every node runs the same one.
         backend = runner.sandbox.name
         remote = ray.remote(_node_entry)
+        pending: dict[Any, _Pending] = {}
+        try:
+            self._submit(ray, remote, backend, todo, pending, observer)
+            return self._collect(ray, runner, pending, observer)
+        except BaseException:  # Ctrl-C, a refused submission: nothing of ours keeps running on the cluster
+            for ref in pending:
+                ray.cancel(ref, force=True, recursive=True)
+            raise
+
+    def _submit(self, ray: Any, remote: Any, backend: str, todo: Mapping[str, RunPlan],
+                pending: dict[Any, _Pending], observer: Observer) -> None:
+        """(1) and (2): ship the bytes, submit one task per run key into `pending`."""
         archives: dict[str, Any] = {}
         blobs: dict[str, Any] = {}
-        pending: dict[Any, _Pending] = {}
         for key, plan in todo.items():
+            if cancel.requested():  # interrupted while submitting: submit no more
+                return
             # (1): one archive per seal, one object per input, each put once
             seal = plan.repro.seal or ""
             if seal not in archives:
@@ -130,15 +144,14 @@ class RayExecutor(Executor):
             # (2): one task per run key, sized by the repro's limits
             demand = self._demand(plan)
             options = _task_options(demand, self.cluster.max_retries, plan.label())
-            ref = remote.options(**options).remote(Shipment.of(plan, backend=backend), archives[seal], *refs)
+            try:
+                task = remote.options(**options)
+            except ValueError as e:  # an amount Ray takes from no one (an accelerator's own rules)
+                raise IntakeError(f"Ray refuses these resources: {_first_line(e)}", file=plan.manifest.shown,
+                                  field=f"repros[{_index(plan)}].limits.resources") from None
+            ref = task.remote(Shipment.of(plan, backend=backend), archives[seal], *refs)
             pending[ref] = _Pending(key, plan, demand, time.monotonic())
             observer.run_started(plan)
-        try:
-            return self._collect(ray, runner, pending, observer)
-        except KeyboardInterrupt:
-            for ref in pending:
-                ray.cancel(ref, force=True, recursive=True)
-            raise
 
     def _collect(self, ray: Any, runner: Runner, pending: dict[Any, _Pending], observer: Observer) -> dict[str, ObtainedRun]:
         """(3): record each run as it returns; give up on runs that no live node can hold."""
@@ -187,7 +200,8 @@ class RayExecutor(Executor):
         demand = {"CPU": float(limits.cpus), "memory": float(limits.memory_mb * 2**20)}
         if limits.gpus:
             demand["GPU"] = float(limits.gpus)
-        demand.update(self.cluster.resources_for(plan))
+        demand.update(limits.resources)  # the manifest's custom resources (paper-manifest-v1.2)
+        demand.update(self.cluster.resources_for(plan))  # --ray-resources: the operator knows the cluster best
         return demand
 
     def _give_up_infeasible(self, ray: Any, pending: dict[Any, _Pending]) -> None:
@@ -268,6 +282,10 @@ def _lost(runner: Runner, item: _Pending, reason: str) -> ObtainedRun:
     )
     runner.ledger.add_run(record)
     return ObtainedRun(record, None, cached=False)
+
+
+def _index(plan: RunPlan) -> int:
+    return next(i for i, r in enumerate(plan.manifest.model.repros) if r.id == plan.repro.id)
 
 
 def _first_line(error: BaseException) -> str:
