@@ -288,7 +288,8 @@ class Limits(Document):
     resources: dict[ResourceName, ResourceAmount] = Field(
         default_factory=dict,
         description="v1.2: custom cluster resources each run needs, name -> amount (e.g. {gpu_a100: 1}); a cluster executor runs it only on a node that has them, the local executor ignores them.",
-        json_schema_extra={"propertyNames": {"pattern": RESOURCE_NAME_PATTERN}},  # patternProperties alone lets any name through
+        # patternProperties alone lets any name through; a default_factory shows no default of its own
+        json_schema_extra={"propertyNames": {"pattern": RESOURCE_NAME_PATTERN}, "default": {}},
     )
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ last; the second starts a fresh worker first.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ pytest.importorskip("ray", reason="the ray extra is not installed")
 from ray_cluster import REPO, LocalCluster
 from ray_roots import SPECIAL, build_root, paper, sleeper
 
+from verifier.canonical import digest_json
 from verifier.executor import Options, Session, verify_claims
 from verifier.executors import ClusterOptions
 from verifier.executors.shipping import TransitError, pack_bundle
@@ -48,12 +50,16 @@ def options(root: Path, home: Path, cluster: LocalCluster, **cluster_fields: Any
 
 
 def node_of(home: Path, verdict: Verdict) -> str:
-    """The node id the verdict's run ran on (the run record the verdict names)."""
-    assert verdict.run is not None and verdict.run.id is not None
+    """The node id the verdict names for its run, checked against the run record it names."""
+    assert verdict.run is not None and verdict.run.id is not None and verdict.run.node is not None
     with Ledger.open(home) as ledger:
         record = ledger.get_run(verdict.run.id)
     assert record is not None
-    return str(record.environment["node"]["id"])
+    node = record.environment["node"]
+    assert (verdict.run.node.id, verdict.run.node.hostname, verdict.run.node.address) == (node["id"], node["hostname"], node["address"])
+    fingerprint = {k: v for k, v in record.environment.items() if k != "node"}
+    assert verdict.run.node.environment == digest_json(fingerprint)
+    return verdict.run.node.id
 
 
 class Recorder:
@@ -78,8 +84,10 @@ def test_claims_land_on_both_nodes(cluster: LocalCluster, tmp_path: Path) -> Non
     verdicts = session.verdicts()
     assert [v.status for v in verdicts] == ["verified"] * 4, [v.reason for v in verdicts]
     assert all(v.sealed and v.backend == "bwrap" for v in verdicts)
-    nodes = {node_of(tmp_path / "home", v) for v in verdicts}
-    assert nodes == set(cluster.node_ids().values())
+    nodes = [node_of(tmp_path / "home", v) for v in verdicts]
+    assert len(set(nodes)) == 2 and set(nodes) == set(cluster.node_ids().values())  # the verdicts name both nodes
+    printed = [v.model_dump(mode="json")["run"]["node"]["id"] for v in verdicts]  # as `verify claim --json` prints it
+    assert printed == nodes
     # Outputs and logs came back as bytes and are in the driver's artifact store.
     with Ledger.open(tmp_path / "home") as ledger:
         record = ledger.get_run(verdicts[0].run.id)  # type: ignore[union-attr]
@@ -92,12 +100,25 @@ def test_claims_land_on_both_nodes(cluster: LocalCluster, tmp_path: Path) -> Non
 
 
 def test_custom_resource_runs_only_on_its_node(cluster: LocalCluster, tmp_path: Path) -> None:
-    repros = [sleeper(f"S{i}", 0.2, i + 1) for i in range(3)]
-    root = build_root(tmp_path / "root", paper("ray-special", repros))
-    wanted = {(r["id"], SPECIAL): 1.0 for r in repros}
-    session = verify_claims(options(root.path, tmp_path / "home", cluster, resources=wanted), [])
-    assert [v.status for v in session.verdicts()] == ["verified"] * 3
+    """S0-S2 ask for `special` in their manifest (limits.resources), S3 with --ray-resources: all on worker0."""
+    repros = [sleeper(f"S{i}", 0.2, i + 1) for i in range(4)]
+    for repro in repros[:3]:
+        repro["limits"]["resources"] = {SPECIAL: 1}
+    root = build_root(tmp_path / "root", paper("ray-special", repros) | {"contract": "paper-manifest-v1.2"})
+    session = verify_claims(options(root.path, tmp_path / "home", cluster, resources={("S3", SPECIAL): 1.0}), [])
+    assert [v.status for v in session.verdicts()] == ["verified"] * 4
     assert {node_of(tmp_path / "home", v) for v in session.verdicts()} == {cluster.node_ids()["worker0"]}
+
+
+def test_custom_resource_in_manifest_through_the_cli(cluster: LocalCluster, tmp_path: Path) -> None:
+    """`verify ci --json` prints the node of a run that its manifest pinned to worker0 by resource."""
+    pinned = sleeper("Pinned", 0.2, 2) | {"limits": {"timeout_s": 60, "memory_mb": 256, "cpus": 1, "resources": {SPECIAL: 1}}}
+    root = build_root(tmp_path / "root", paper("ray-special-cli", [pinned]) | {"contract": "paper-manifest-v1.2"})
+    done = _cli(root.path, tmp_path / "home", cluster, "ci", "--json")
+    out, err = done.communicate(timeout=180)
+    assert done.returncode == 0, err
+    claims = {c["claim"]: c for p in json.loads(out)["papers"] for c in p["claims"]}
+    assert claims["ray-special-cli/C-Pinned"]["run"]["node"]["id"] == cluster.node_ids()["worker0"]
 
 
 def test_formula_claim_same_verdict_as_local(cluster: LocalCluster, tmp_path: Path) -> None:
@@ -112,6 +133,10 @@ def test_formula_claim_same_verdict_as_local(cluster: LocalCluster, tmp_path: Pa
         a, b = (ledger.get_run(v.run.id) for v in (local[0], remote[0]))  # type: ignore[union-attr]
     assert a is not None and b is not None
     assert a.key == b.key and a.results_digest == b.results_digest and "node" in b.environment
+    # Only the cluster's verdict names a node: the local one has no `node` key at all (its bytes as before).
+    assert "node" not in local[0].model_dump(mode="json")["run"]
+    assert remote[0].run is not None and remote[0].run.node is not None
+    assert remote[0].run.node.environment == digest_json(a.environment)  # the same environment as here
 
 
 @pytest.mark.slow
@@ -178,17 +203,55 @@ def _cli(root: Path, home: Path, cluster: LocalCluster, *args: str) -> subproces
     env = {**os.environ, "VERIFY_HOME": str(home), "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, "-m", "verifier", "--root", str(root), *args, "--backend", "bwrap",
                              "--executor", "ray", "--ray-address", cluster.address],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own process group, as a terminal's foreground job
+
+
+def _sleepers() -> list[int]:
+    """Pids of sleeper repros running on this machine (any node: they share its process table)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"bundle.sleeper" in argv:
+                found.append(int(entry.name))
+    return found
 
 
 def test_ctrl_c_cancels_the_tasks(cluster: LocalCluster, tmp_path: Path) -> None:
-    root = build_root(tmp_path / "root", paper("ray-ctrlc", [sleeper("R1", 60, 4)]))
-    driver = _cli(root.path, tmp_path / "home", cluster, "claim", "ray-ctrlc/C-R1")
-    assert cluster.wait_busy(1, timeout_s=60), cluster.logs()
-    driver.send_signal(signal.SIGINT)
+    """Ctrl-C on `verify ci --executor ray` once Fast is recorded and Slow (60 s) runs on the other node."""
+    home = tmp_path / "home"
+    root = build_root(tmp_path / "root", paper("ray-ctrlc", [sleeper("Fast", 0, 2), sleeper("Slow", 60, 4)]))
+    driver = _cli(root.path, home, cluster, "ci")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (_statuses(home, "ray-ctrlc") and cluster.wait_busy(1, timeout_s=1)):
+        assert driver.poll() is None, driver.communicate()[1]
+        time.sleep(0.3)
+    assert _statuses(home, "ray-ctrlc") == {"Fast": "ok"}
+    assert _sleepers(), "the slow repro is not running"
+    t0 = time.monotonic()
+    os.killpg(driver.pid, signal.SIGINT)  # what a terminal sends its foreground job on Ctrl-C
     _, err = driver.communicate(timeout=30)
-    assert driver.returncode == 130 and "verify: interrupted:" in err
+    elapsed = time.monotonic() - t0
+    assert driver.returncode == 130, err  # 128 + SIGINT
+    assert "verify: interrupted: 1 runs finished and kept, 1 cancelled" in err and "Traceback" not in err
+    assert elapsed < 10, f"took {elapsed:.1f} s"
+    # The task is cancelled: its CPU is free again and its repro is gone from the node.
     assert cluster.wait_busy(0, timeout_s=30), "the cancelled task still holds its CPU"
+    deadline = time.monotonic() + 20
+    while _sleepers() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _sleepers() == []
+    # The ledger is whole: the finished run and its claim's verdict are in it, nothing of the cancelled one.
+    with Ledger.open(home) as ledger:
+        ledger.verify_chain()
+        assert {r.repro: r.status for r in ledger.runs_for("ray-ctrlc")} == {"Fast": "ok"}
+        kept = ledger.last_verdicts(["ray-ctrlc/C-Fast", "ray-ctrlc/C-Slow"])
+    assert set(kept) == {"ray-ctrlc/C-Fast"} and kept["ray-ctrlc/C-Fast"].status == "verified"
+    assert kept["ray-ctrlc/C-Fast"].run is not None and kept["ray-ctrlc/C-Fast"].run.node is not None
 
 
 def test_driver_killed_keeps_finished_runs(cluster: LocalCluster, tmp_path: Path) -> None:
