@@ -174,6 +174,12 @@ def test_cli_cluster_options(monkeypatch: pytest.MonkeyPatch) -> None:
         ("R1", "gpu_a100"): 1.0, ("R1", "special"): 2.0, ("demo-paper/R2", "x"): 0.5}
     with pytest.raises(click.BadParameter, match="is not REPRO=NAME:N"):
         parse_resources(("R1=special",))
+    # The manifest's rules: colons in names (the amount follows the last), no built-in names, no dust.
+    assert parse_resources(("R1=accelerator_type:A100:0.01",)) == {("R1", "accelerator_type:A100"): 0.01}
+    with pytest.raises(click.BadParameter, match=r"'R1=CPU:1': 'CPU' is not a custom resource: set limits.cpus"):
+        parse_resources(("R1=CPU:1",))
+    with pytest.raises(click.BadParameter, match=r"'R1=special:0.00001': Input should be greater than or equal to 0.0001"):
+        parse_resources(("R1=special:0.00001",))
     monkeypatch.setenv("VERIFY_RAY_WAIT_S", "600")
     assert _env_number("VERIFY_RAY_WAIT_S", 60.0, float) == 600.0
     monkeypatch.setenv("VERIFY_RAY_MAX_RETRIES", "two")

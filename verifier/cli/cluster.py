@@ -17,28 +17,41 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
 
 from verifier.executors import EXECUTOR_FOR_NAME, ClusterOptions
 from verifier.executors.ray import ADDRESS_ENV
+from verifier.models import Limits
 
 F = TypeVar("F", bound=Callable[..., Any])
 ExecutorChoice = tuple[str, ClusterOptions | None]
-_RESOURCE = re.compile(r"^([^=\s]+)=((?:[A-Za-z_][\w.-]*:\d+(?:\.\d+)?,?)+)$")
+_RESOURCE = re.compile(r"^([^=\s]+)=(.+)$")
+_PAIR = re.compile(r"^(.+):(\d+(?:\.\d+)?)$")  # the amount is after the last colon: names may hold colons
 
 
 def parse_resources(values: tuple[str, ...]) -> dict[tuple[str, str], float]:
     """`REPRO=NAME:N[,NAME:N]` (REPRO may be `paper/repro`) -> {(selector, name): amount}.
 
+    Names and amounts obey the rules of a manifest's `limits.resources`.
     Raises `click.BadParameter` for any other form.
     """
     wanted: dict[tuple[str, str], float] = {}
     for value in values:
         match = _RESOURCE.match(value)
-        if match is None:
+        pairs = [_PAIR.match(pair) for pair in match.group(2).split(",") if pair] if match else []
+        if match is None or not pairs or not all(pairs):
             raise click.BadParameter(f"{value!r} is not REPRO=NAME:N[,NAME:N]", param_hint="--ray-resources")
-        for pair in filter(None, match.group(2).split(",")):
-            name, amount = pair.split(":")
-            wanted[(match.group(1), name)] = float(amount)
+        asked = {pair.group(1): float(pair.group(2)) for pair in pairs if pair}
+        try:
+            Limits(resources=asked)
+        except ValidationError as e:
+            error = e.errors(include_url=False)[0]
+            why = str(error["msg"]).removeprefix("Value error, ")
+            for name in asked:  # the model's own rule names its field: the value already says which
+                why = why.removeprefix(f"resources.{name}: ")
+            raise click.BadParameter(f"{value!r}: {why}", param_hint="--ray-resources") from None
+        for name, amount in asked.items():
+            wanted[(match.group(1), name)] = amount
     return wanted
 
 
