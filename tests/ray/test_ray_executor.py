@@ -199,6 +199,22 @@ def test_input_altered_in_transit_is_refused_by_the_cli(cluster: LocalCluster, t
     assert "'data/x.tsv' received digests to " in error
 
 
+def test_resources_ray_refuses_are_one_line_and_nothing_left_running(cluster: LocalCluster, tmp_path: Path) -> None:
+    """Valid for the manifest, refused by Ray (TPUs come in 1, 2, 4 or 8): exit 2, one line, no task left."""
+    tpu = sleeper("Tpu", 0, 4)
+    tpu["limits"]["resources"] = {"TPU": 1.5}
+    root = build_root(tmp_path / "root", paper("ray-tpu", [sleeper("First", 100, 2), tpu]) | {"contract": "paper-manifest-v1.2"})
+    done = _cli(root.path, tmp_path / "home", cluster, "paper", "ray-tpu")
+    _, err = done.communicate(timeout=120)
+    assert done.returncode == 2, err
+    assert err.strip().splitlines()[-1].startswith(
+        "verify: error: manifests/ray-tpu/manifest.yaml: repros[1].limits.resources: Ray refuses these resources: ")
+    assert "Traceback" not in err
+    assert cluster.wait_busy(0, timeout_s=20), "the task submitted before the refusal still runs"
+    with Ledger.open(tmp_path / "home") as ledger:
+        assert ledger.runs_for("ray-tpu") == []
+
+
 def _cli(root: Path, home: Path, cluster: LocalCluster, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "VERIFY_HOME": str(home), "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, "-m", "verifier", "--root", str(root), *args, "--backend", "bwrap",
