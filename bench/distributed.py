@@ -14,12 +14,13 @@ Two figures, measured in the same run:
    2 nodes.
 
 Usage: python bench/distributed.py [--tiny N] [--sleepers N] [--seconds S]
-Side effects: a local Ray cluster (stopped by pid), temporary directories.
+Side effects: a local Ray cluster (stopped by pid), temporary directories (removed).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -95,6 +96,7 @@ def main() -> None:
               f"speedup {speedup:.2f}x (goal >= 1.8x) {'PASS' if speedup >= 1.8 else 'FAIL'}")
     finally:
         cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)  # the roots and ledgers of this run
 
 
 if __name__ == "__main__":
