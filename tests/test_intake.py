@@ -42,6 +42,7 @@ HOSTILE: list[tuple[str, Any, str]] = [
     ("broken-yaml", "contract: [\n", "invalid YAML at line 2, column 1: expected the node content, but found '<stream end>'"),
     ("unknown-field", doc_with("claims.0.chek", 1), "claims[0].chek: unknown field"),
     ("wrong-type", doc_with("claims.0.reported.value", "abc"), "claims[0].reported.value: expected a number or null, got a string ('abc')"),
+    ("numeric-string", doc_with("claims.0.reported.value", "2"), "claims[0].reported.value: expected a number or null, got a string ('2')"),
     ("missing-field", doc_with("claims.0.statement", delete=True), "claims[0].statement: required field is missing"),
     ("bad-op", doc_with("claims.0.check.op", "approxx"), "claims[0].check.op: 'approxx' is not one of ['approx', 'eq', 'lt', 'le', 'gt', 'ge', 'between', 'trend']"),
     ("between-needs-bounds", doc_with("claims.0.check", {"op": "between", "low": 1}), "claims[0].check: op 'between' needs both low and high"),

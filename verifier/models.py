@@ -49,7 +49,9 @@ HEX_PATTERN = r"^[0-9a-f]{64}$"
 # A JSON Pointer (RFC 6901): empty (the whole document) or "/"-separated tokens.
 POINTER_PATTERN = r"^(/([^~/]|~[01])*)*$"
 
-Number = Annotated[float, Field(strict=False, allow_inf_nan=False)]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+"""A finite number. Strict: integers are widened to float, but a string ("2") or a
+boolean is refused, as the JSON Schema refuses it (lax mode would read "2" as 2.0)."""
 def _no_nul(text: str) -> str:
     if "\x00" in text:
         raise ValueError("an argument holds a NUL byte, which no program can be passed")
