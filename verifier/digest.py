@@ -131,7 +131,7 @@ def tree_entries(bundle: Path, cache: FileDigests | None = None) -> list[TreeEnt
     """
     root = os.path.realpath(bundle)
     entries: list[TreeEntry] = []
-    for path, rel, st in _walk(root):
+    for path, rel, st in walk_files(root):
         if "\n" in rel or "\r" in rel:
             raise IntakeError("a file name contains a line break", file=path)
         if stat.S_ISLNK(st.st_mode):
@@ -161,7 +161,7 @@ def tree_digest(bundle: Path, cache: FileDigests | None = None) -> str:
     return PREFIX + hasher.hexdigest()
 
 
-def _walk(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
+def walk_files(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
     """Yield (path, posix path relative to root, lstat) of every non-directory entry.
 
     Plain strings and `os.scandir` rather than `pathlib`: intake walks every

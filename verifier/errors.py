@@ -13,6 +13,7 @@ catches it in one place, prints `verify: error: <line>` for each of its
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 EXIT_OK = 0
@@ -20,6 +21,20 @@ EXIT_REFUTED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INCONCLUSIVE = 3
 EXIT_INTERNAL = EXIT_INCONCLUSIVE  # no answer was had; a distinct code would be outside the contract's four
+
+
+def verdicts_exit_status(verdicts: Iterable[tuple[str, bool]], *, strict: bool) -> int:
+    """The status of judged verdicts, given as (status, checkable): 1 refuted, else 3 inconclusive
+    (with `strict`, an unverified checkable claim too), else 0."""
+    judged = list(verdicts)
+    statuses = [status for status, _ in judged]
+    if "refuted" in statuses:
+        return EXIT_REFUTED
+    if "inconclusive" in statuses:
+        return EXIT_INCONCLUSIVE
+    if strict and any(status == "unverified" and checkable for status, checkable in judged):
+        return EXIT_INCONCLUSIVE
+    return EXIT_OK
 
 
 def one_line(text: str) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 from verifier import cancel
 from verifier.attest.store import record_attestations
-from verifier.errors import EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REFUTED
+from verifier.errors import EXIT_BAD_INPUT, verdicts_exit_status
 from verifier.executors import EXECUTOR_FOR_NAME
 from verifier.executors.interface import Observer as Observer
 from verifier.executors.interface import Options as Options
@@ -70,14 +70,7 @@ class Session:
         """2 bad input, else 1 refuted, else 3 inconclusive (or, with --strict, unverified), else 0."""
         if any(not p.intake.ok for p in self.papers):
             return EXIT_BAD_INPUT
-        statuses = [v.status for v in self.verdicts()]
-        if "refuted" in statuses:
-            return EXIT_REFUTED
-        if "inconclusive" in statuses:
-            return EXIT_INCONCLUSIVE
-        if strict and any(v.status == "unverified" and v.checkable for v in self.verdicts()):
-            return EXIT_INCONCLUSIVE
-        return EXIT_OK
+        return verdicts_exit_status(((v.status, v.checkable) for v in self.verdicts()), strict=strict)
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -34,11 +34,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import jsonpointer  # type: ignore[import-untyped]
 
+from verifier import clock
 from verifier.canonical import digest_json
 from verifier.check import CheckResult, compare, fmt, interval_text
 from verifier.manifests import LoadedManifest
@@ -417,7 +417,7 @@ class ClaimJudge:
             backend=used[0].record.backend if used else self.backend,
             sealed=bool(used) and all(r.record.sealed for r in used),
             cached=bool(used) and all(r.cached for r in used),
-            evaluated=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            evaluated=clock.evaluated_now(),
             run=refs[0] if refs else None,
             runs=refs if len(refs) > 1 else [],
             flags=flags or [],

@@ -40,15 +40,15 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any, Literal
 
 from verifier.canonical import canonical
 from verifier.digest import raw_sha256
 from verifier.errors import LedgerError
-from verifier.models import RunRecord, Verdict
 from verifier.store import ArtifactStore
+
+if TYPE_CHECKING:  # built only when a record is parsed: a cached verdict's fast path needs no models
+    from verifier.models import RunRecord, Verdict
 
 SCHEMA_VERSION = 1
 DB_NAME = "ledger.sqlite3"
@@ -97,21 +97,32 @@ def entry_hash(prev_hash: bytes, body: bytes) -> bytes:
 
 
 def _body_of(record: RunRecord | Verdict) -> bytes:
-    """The canonical bytes a record is stored and hashed as.
+    """The canonical bytes a record is stored and hashed as (`body_of_json` of its JSON form).
 
-    Pydantic writes NaN and infinity as null; an integer beyond I-JSON's
-    range (which RFC 8785 refuses) is stored as the float JSON reads it as.
-
-    Raises `LedgerError` if the record has no canonical JSON form.
+    Pydantic writes NaN and infinity as null. Raises `LedgerError` if the
+    record has no canonical JSON form.
     """
-    value = json.loads(record.model_dump_json())
+    return body_of_json(record_json(record), what=type(record).__name__)
+
+
+def record_json(record: RunRecord | Verdict) -> Any:
+    """The JSON value a record is stored as (before canonicalization)."""
+    return json.loads(record.model_dump_json())
+
+
+def body_of_json(value: Any, *, what: str = "Verdict") -> bytes:
+    """The canonical bytes of a record's JSON value.
+
+    An integer beyond I-JSON's range (which RFC 8785 refuses) is stored as
+    the float JSON reads it as. Raises `LedgerError` if there is no canonical form.
+    """
     try:
         return canonical(value)
     except ValueError:
         try:
             return canonical(_ijson(value))
         except ValueError as e:
-            raise LedgerError(f"cannot store {type(record).__name__}: {e}") from e
+            raise LedgerError(f"cannot store {what}: {e}") from e
 
 
 def _ijson(value: Any) -> Any:
@@ -327,15 +338,22 @@ class Ledger:
 
         Side effects: one entry and one `verdicts` row per verdict.
         """
-        items = [(v, _body_of(v)) for v in verdicts]
+        self.add_verdict_bodies([(v.claim, v.status, v.evaluated, _body_of(v)) for v in verdicts])
+
+    def add_verdict_bodies(self, items: Sequence[tuple[str, str, str, bytes]]) -> None:
+        """`add_verdicts` for verdicts already in canonical form: (claim, status, evaluated, body).
+
+        The cached-verdict fast path (`verifier.fastpath`) appends this way, with no model built.
+        Raises `LedgerError` if the ledger is locked past the busy timeout.
+        """
         if not items:
             return
         with self._write() as conn:
-            for verdict, body in items:
+            for claim, status, evaluated, body in items:
                 seq = self._append(conn, "verdict", body)
                 conn.execute(
                     "INSERT INTO verdicts (seq, claim, status, evaluated) VALUES (?, ?, ?, ?)",
-                    (seq, verdict.claim, verdict.status, verdict.evaluated),
+                    (seq, claim, status, evaluated),
                 )
 
     # ----------------------------------------------------------------- lookups
@@ -354,6 +372,19 @@ class Ledger:
         """
         bodies = self._latest("runs", "key", keys, only_ok=True)
         return {key: _parse_run(body) for key, body in bodies.items()}
+
+    def latest_ok_run_ids(self, keys: Iterable[str]) -> dict[str, str]:
+        """key -> id of the run `find_runs` would return, without parsing any record."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        for i in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[i : i + _IN_CHUNK]
+            found.update(self._rows(
+                "SELECT r.key, r.id FROM runs r JOIN (SELECT key, MAX(seq) AS seq FROM runs"
+                f" WHERE status = 'ok' AND key IN ({','.join('?' * len(chunk))}) GROUP BY key) m ON r.seq = m.seq",
+                chunk,
+            ))
+        return found
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run with this id, whatever its status, or None.
@@ -628,6 +659,10 @@ def _rehash(prev_hex: str, body: str) -> str | None:
 
 
 def _parse_run(body: str) -> RunRecord:
+    from pydantic import ValidationError
+
+    from verifier.models import RunRecord
+
     try:
         return RunRecord.model_validate_json(body)
     except ValidationError as e:
@@ -635,6 +670,10 @@ def _parse_run(body: str) -> RunRecord:
 
 
 def _parse_verdict(body: str) -> Verdict:
+    from pydantic import ValidationError
+
+    from verifier.models import Verdict
+
     try:
         return Verdict.model_validate_json(body)
     except ValidationError as e:

@@ -28,11 +28,11 @@ from verifier.digest import bytes_digest, hex_of, read_file_digest, tree_digest
 from verifier.errors import IntakeError
 from verifier.models import MANIFEST_CONTRACT, Claim, PaperManifest, Repro
 from verifier.root import VerificationRoot
+from verifier.root import split_claim_id as split_claim_id  # its home is root.py; re-exported
 from verifier.safeload import MANIFEST_CAPS, load_json, load_yaml, read_capped
 from verifier.schemas import first_error
 from verifier.seal import StatCache
 
-_GLOBAL_CLAIM_ID = re.compile(r"^([^/]+)/([^/]+)$")
 _LOCATED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$")
 
 
@@ -63,14 +63,6 @@ class LoadedManifest:
             if repro.id == repro_id:
                 return repro
         raise IntakeError(f"unknown repro {repro_id!r}", file=self.shown)
-
-
-def split_claim_id(global_id: str) -> tuple[str, str]:
-    """`paper/claim` -> (paper, claim). Raises `IntakeError` for any other form."""
-    match = _GLOBAL_CLAIM_ID.match(global_id)
-    if match is None:
-        raise IntakeError(f"malformed claim id {global_id!r} (expected PAPER_ID/CLAIM_ID)")
-    return match.group(1), match.group(2)
 
 
 def load_manifest(

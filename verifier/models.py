@@ -33,6 +33,10 @@ from pydantic import (
     model_validator,
 )
 
+# One definition each, in digest.py and root.py; re-exported for the models' users.
+from verifier.digest import DIGEST_PATTERN as DIGEST_PATTERN
+from verifier.root import PAPER_ID_PATTERN as PAPER_ID_PATTERN
+
 MANIFEST_CONTRACT = "paper-manifest-v1.2"
 MANIFEST_CONTRACT_V11 = "paper-manifest-v1.1"
 MANIFEST_CONTRACTS = (MANIFEST_CONTRACT_V11, MANIFEST_CONTRACT)
@@ -42,9 +46,7 @@ PROVENANCE_CONTRACT = "source-provenance-v1"
 VERDICT_CONTRACT = "verdict-v1"
 RUN_CONTRACT = "run-record-v1"
 
-PAPER_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
 LOCAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
 HEX_PATTERN = r"^[0-9a-f]{64}$"
 # A JSON Pointer (RFC 6901): empty (the whole document) or "/"-separated tokens.
 POINTER_PATTERN = r"^(/([^~/]|~[01])*)*$"

@@ -14,9 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from verifier.errors import IntakeError
-from verifier.models import PAPER_ID_PATTERN
 
+# The id forms live here, not in `verifier.models`, so that code which only
+# names papers and claims (the cached-verdict fast path) need not build the models.
+PAPER_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
 _PAPER_ID = re.compile(PAPER_ID_PATTERN)
+_GLOBAL_CLAIM_ID = re.compile(r"^([^/]+)/([^/]+)$")
+
+
+def split_claim_id(global_id: str) -> tuple[str, str]:
+    """`paper/claim` -> (paper, claim). Raises `IntakeError` for any other form."""
+    match = _GLOBAL_CLAIM_ID.match(global_id)
+    if match is None:
+        raise IntakeError(f"malformed claim id {global_id!r} (expected PAPER_ID/CLAIM_ID)")
+    return match.group(1), match.group(2)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,11 @@ def envelopes_of(index: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
             yield f"run {run.get('id')} provenance (SLSA)", str(run.get("digest")), run["path"]
 
 
+def has_signing_key(home: Path) -> bool:
+    """Whether `verify keys init` made a key in `home`: one stat, the whole cost of signing without one."""
+    return (Path(home) / _PRIVATE_KEY).exists()
+
+
 def record_attestations(
     ledger: RunSource,
     home: Path,
@@ -114,8 +119,7 @@ def record_attestations(
     not Ed25519): a key the user created and cannot use is an error to fix,
     not a reason to stop signing silently.
     """
-    # One stat: the whole cost of this call for a home without a key.
-    if not (Path(home) / _PRIVATE_KEY).exists():
+    if not has_signing_key(home):
         return 0
     from verifier.attest.keys import load_or_none_signing_key
 

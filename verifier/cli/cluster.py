@@ -17,11 +17,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from pydantic import ValidationError
 
-from verifier.executors import EXECUTOR_FOR_NAME, ClusterOptions
-from verifier.executors.ray import ADDRESS_ENV
-from verifier.models import Limits
+from verifier.executors import ADDRESS_ENV, EXECUTOR_NAMES, ClusterOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 ExecutorChoice = tuple[str, ClusterOptions | None]
@@ -35,6 +32,10 @@ def parse_resources(values: tuple[str, ...]) -> dict[tuple[str, str], float]:
     Names and amounts obey the rules of a manifest's `limits.resources`.
     Raises `click.BadParameter` for any other form.
     """
+    from pydantic import ValidationError  # the models load only when the option is given
+
+    from verifier.models import Limits
+
     wanted: dict[tuple[str, str], float] = {}
     for value in values:
         match = _RESOURCE.match(value)
@@ -90,7 +91,7 @@ def executor_options(func: F) -> F:
         help=f"Ray cluster to join (host:port or ray://host:10001); default ${ADDRESS_ENV}, else auto.",
     )(command)
     command = click.option(
-        "--executor", type=click.Choice(sorted(EXECUTOR_FOR_NAME)), default="local", show_default=True,
+        "--executor", type=click.Choice(sorted(EXECUTOR_NAMES)), default="local", show_default=True,
         envvar="VERIFY_EXECUTOR", help="Run repros on this machine (local) or on a Ray cluster (ray).",
     )(command)
     return command  # type: ignore[return-value]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from verifier.runs import ObtainedRun, RunPlan
+if TYPE_CHECKING:
+    from verifier.runs import ObtainedRun, RunPlan
 
 
 def where(obtained: ObtainedRun) -> str:

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from verifier.cli.cluster import ExecutorChoice, executor_options
 from verifier.cli.common import AppContext, backend_option, emit_json, json_option, no_cache_option
 from verifier.cli.progress import observer_for
-from verifier.errors import IntakeError, ReportedErrors, one_line
-from verifier.executor import Options, Session, verify_claims
-from verifier.gates import line
-from verifier.manifests import split_claim_id
+from verifier.errors import IntakeError, ReportedErrors, one_line, verdicts_exit_status
+from verifier.root import split_claim_id
+
+if TYPE_CHECKING:  # the pipeline is imported when a command runs it: a cached `verify claim` may not
+    from verifier.executor import Options, Session
 
 
 def _options(app: AppContext, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
              nonce: str | None = None, executor: ExecutorChoice = ("local", None)) -> Options:
+    from verifier.executor import Options
+
     return Options(root=app.root, home=app.home, backend=backend, use_cache=not no_cache, jobs=jobs, tier=tier,
                    strict=strict, nonce=nonce, executor=executor[0], cluster=executor[1])
 
@@ -63,6 +67,7 @@ def _verify(options: Options, papers: list[str], **kwargs: Any) -> Session:
     the CLI's boundary (`verifier.cli.main`) prints its line and exits 128 + the signal.
     """
     from verifier.cancel import handling_interrupts
+    from verifier.executor import verify_claims
 
     observer = kwargs.get("observer")
     try:
@@ -94,20 +99,41 @@ def _finish(session: Session, *, strict: bool, report: bool = True) -> None:
 def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, tier: str, strict: bool,
           replicate: bool, replicate_nonce: str | None, executor: ExecutorChoice) -> None:
     """Run Gates 0-2 for one claim (PAPER_ID/CLAIM_ID) and print its verdict."""
+    from verifier import fastpath
+
+    started_ns = time.time_ns()
     paper, local = split_claim_id(claim_id)
+    asked = fastpath.Invocation(root=app.root, home=app.home, paper=paper, claim=local, backend=backend, tier=tier)
+    stampable = not no_cache and not replicate and replicate_nonce is None and executor[0] == "local"
+    cached = fastpath.answer(asked) if stampable else None
+    if cached is not None:  # nothing changed since the stamped verdict (verifier.fastpath)
+        _print_verdict(cached.payload, cached.line, as_json=as_json)
+        raise click.exceptions.Exit(verdicts_exit_status([(cached.status, cached.checkable)], strict=strict))
     nonce = _nonce(replicate, replicate_nonce)
     session = _verify(_options(app, backend, no_cache, 1, tier, strict, nonce, executor), [paper],
                             select=lambda _, c: c.id == local, observer=observer_for(sys.stderr))
     outcome = session.papers[0]
     if outcome.intake.ok and not outcome.verdicts:  # the manifest is valid but has no such claim
         raise IntakeError(f"unknown claim {paper}/{local}", file=f"manifests/{paper}/manifest.yaml")
-    if outcome.intake.ok and as_json:  # else `_finish` reports the intake error
-        emit_json(outcome.verdicts[0].model_dump(mode="json"))
-    elif outcome.intake.ok:
-        click.echo(one_line(line(outcome.verdicts[0])))  # the reason may quote a repro's output
+    if outcome.intake.manifest is not None:  # else `_finish` reports the intake error
+        from verifier.gates import line
+
+        verdict = outcome.verdicts[0]
+        _print_verdict(verdict.model_dump(mode="json"), line(verdict), as_json=as_json)
+        if stampable and session.runs_executed == 0:
+            fastpath.record(asked, outcome.intake.manifest, verdict, runs_cached=session.runs_cached,
+                            started_ns=started_ns)
     if nonce is not None and outcome.intake.ok:
         click.echo(f"replication nonce: {nonce} (re-run these seeds with --replicate-nonce {nonce})", err=True)
     _finish(session, strict=strict)
+
+
+def _print_verdict(payload: dict[str, Any], line: str, *, as_json: bool) -> None:
+    """One verdict: its JSON, or its line (which may quote a repro's output, hence `one_line`)."""
+    if as_json:
+        emit_json(payload)
+    else:
+        click.echo(one_line(line))
 
 
 @click.command()
@@ -161,6 +187,8 @@ def ci(app: AppContext, as_json: bool, backend: str, no_cache: bool, jobs: int, 
 
 
 def _print_session(session: Session, *, as_json: bool) -> None:
+    from verifier.gates import line
+
     if as_json:
         emit_json(session.as_json())
         return

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from verifier.runs import ObtainedRun, Runner, RunPlan
-
 if TYPE_CHECKING:  # the pipeline's types; it imports this package
-    from verifier.runs import ObtainedRun, RunPlan
+    from verifier.runs import ObtainedRun, Runner, RunPlan
+
+ADDRESS_ENV = "VERIFY_RAY_ADDRESS"  # the Ray executor's cluster address (`--ray-address`)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from verifier import cancel
 from verifier.canonical import digest_json
 from verifier.errors import InconclusiveError, IntakeError, VerifierError
-from verifier.executors.interface import ClusterOptions, Executor
+from verifier.executors.interface import ADDRESS_ENV, ClusterOptions, Executor
 from verifier.executors.shipping import (
     NodeReport,
     Shipment,
@@ -58,7 +58,6 @@ from verifier.runs import ObtainedRun, Runner, RunPlan
 if TYPE_CHECKING:
     from verifier.executors.interface import Observer, Options
 
-ADDRESS_ENV = "VERIFY_RAY_ADDRESS"
 NODE_LOST = "node-lost"
 _CHECK_EVERY_S = 0.5
 

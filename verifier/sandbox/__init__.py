@@ -7,30 +7,38 @@ one is named). The unsealed `process` backend is never chosen automatically.
 
 Raises `SandboxUnavailableError` (exit 3) when no sealed backend works, with
 one line saying how to get one.
+
+The names below are imported on first use (PEP 562), so that a light
+submodule (`fingerprint`, `probe`) can be used without loading every backend.
 """
 
 from __future__ import annotations
 
-from verifier.errors import SandboxUnavailableError, UsageError
-from verifier.sandbox.base import Limits, Sandbox, SandboxRequest, SandboxResult
-from verifier.sandbox.bwrap import BwrapSandbox
-from verifier.sandbox.docker import DockerSandbox
-from verifier.sandbox.outcome import RunOutcome, judge_outcome
-from verifier.sandbox.process import UnsafeProcessSandbox
+import importlib
+from typing import TYPE_CHECKING, Any
 
-BACKEND_FOR_NAME: dict[str, type[Sandbox]] = {
-    "bwrap": BwrapSandbox,
-    "docker": DockerSandbox,
-    "process": UnsafeProcessSandbox,
+if TYPE_CHECKING:
+    from verifier.sandbox.base import Limits, Sandbox, SandboxRequest, SandboxResult
+    from verifier.sandbox.outcome import RunOutcome, judge_outcome
+    from verifier.sandbox.registry import AUTO_ORDER, BACKEND_FOR_NAME, HOW_TO_SEAL, select_backend
+
+_HOME: dict[str, str] = {
+    "Limits": "base",
+    "Sandbox": "base",
+    "SandboxRequest": "base",
+    "SandboxResult": "base",
+    "RunOutcome": "outcome",
+    "judge_outcome": "outcome",
+    "AUTO_ORDER": "registry",
+    "BACKEND_FOR_NAME": "registry",
+    "HOW_TO_SEAL": "registry",
+    "select_backend": "registry",
 }
-AUTO_ORDER = ("bwrap", "docker")
-HOW_TO_SEAL = (
-    "no sealed sandbox is available ({why}): install bubblewrap (apt-get install bubblewrap), "
-    "or start a Docker-API engine and set DOCKER_HOST, or pass --backend process to run unsealed"
-)
 
 __all__ = [
+    "AUTO_ORDER",
     "BACKEND_FOR_NAME",
+    "HOW_TO_SEAL",
     "Limits",
     "RunOutcome",
     "Sandbox",
@@ -41,29 +49,10 @@ __all__ = [
 ]
 
 
-def select_backend(name: str, *, image: str | None = None) -> Sandbox:
-    """The backend called `name`, or for "auto" the first sealed one that works.
-
-    Raises `UsageError` for an unknown name, `SandboxUnavailableError` when the
-    named (or every sealed) backend cannot run here.
-    """
-    if name != "auto":
-        cls = BACKEND_FOR_NAME.get(name)
-        if cls is None:
-            known = ", ".join(["auto", *BACKEND_FOR_NAME])
-            raise UsageError(f"unknown sandbox backend {name!r} (known: {known})")
-        backend = cls()
-        reason = backend.available()
-        if reason is not None:
-            raise SandboxUnavailableError(f"sandbox backend {name} is unavailable: {reason}")
-        return backend
-    reasons = []
-    for candidate in AUTO_ORDER:
-        backend = BACKEND_FOR_NAME[candidate]()
-        reason = backend.available()
-        if reason is None and isinstance(backend, DockerSandbox):
-            reason = backend.image_missing(image)
-        if reason is None:
-            return backend
-        reasons.append(f"{candidate}: {reason}")
-    raise SandboxUnavailableError(HOW_TO_SEAL.format(why="; ".join(reasons)))
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'verifier.sandbox' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"verifier.sandbox.{home}"), name)
+    globals()[name] = value
+    return value

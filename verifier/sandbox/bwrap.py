@@ -45,7 +45,6 @@ import contextlib
 import functools
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -65,6 +64,7 @@ from verifier.sandbox.base import (
 )
 from verifier.sandbox.fingerprint import host_fingerprint
 from verifier.sandbox.launch import MB, Slot, WarmPool, one_line
+from verifier.sandbox.probe import bwrap_problem
 from verifier.sandbox.supervise import (
     area_full,
     export_outputs,
@@ -306,23 +306,6 @@ def _load_options(slot: Slot, options: list[str]) -> None:
 _POOL = WarmPool(_spawn_slot)
 
 
-@functools.lru_cache(maxsize=1)
-def _probe() -> str | None:
-    """Try bwrap once with the namespaces we need; None if it works, else why not."""
-    exe = shutil.which("bwrap")
-    if exe is None:
-        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
-    probe = subprocess.run(
-        [exe, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-net",
-         "--unshare-pid", "--die-with-parent", "--cap-drop", "ALL", "true"],
-        capture_output=True, text=True, check=False, timeout=30,
-    )
-    if probe.returncode != 0:
-        first = (probe.stderr.strip().splitlines() or ["unknown error"])[0]
-        return f"bwrap cannot create namespaces here: {first}"
-    return None
-
-
 class BwrapSandbox(Sandbox):
     """Sealed backend: bubblewrap namespaces around the host's own interpreter."""
 
@@ -330,7 +313,7 @@ class BwrapSandbox(Sandbox):
     sealed = True
 
     def available(self) -> str | None:
-        return _probe()
+        return bwrap_problem()
 
     def fingerprint(self, request: SandboxRequest | None = None) -> dict[str, Any]:
         return host_fingerprint(self.name)
