@@ -252,3 +252,74 @@ class TestNotStamped:
         stamp.write_text("{not json")
         assert calls.claim()[0] == 0
         assert not calls.was_fast()
+
+
+class TestPaperAndCi:
+    """`verify paper` and `verify ci` keep one stamp per call, over every paper they cover."""
+
+    def run(self, root: VerificationRoot, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        status = main(["--root", str(root.path), *args, "--backend", "process"])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    @pytest.fixture
+    def two_papers(self, make_root: RootFactory) -> VerificationRoot:
+        from tests.conftest import manifest_document
+
+        refuted = manifest_document("other-paper")
+        refuted["claims"][0]["reported"] = {"value": 7e-05}
+        return make_root(manifest_document(), refuted)
+
+    @pytest.mark.parametrize("command", [("ci",), ("ci", "--json"), ("paper", "demo-paper"), ("paper", "other-paper", "--json")])
+    def test_fast_output_is_the_slow_output(self, two_papers: VerificationRoot, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]) -> None:
+        calls = Calls(two_papers, capsys, monkeypatch)
+        self.run(two_papers, capsys, "ci")  # fills the cache
+        slow = self.run(two_papers, capsys, *command)
+        fast = self.run(two_papers, capsys, *command)
+        assert calls.fast[-2:] == [False, True]
+        assert fast == slow
+        assert "runs: 0 executed" in fast[2] or command[-1] == "--json"
+
+    def test_ci_exit_status_and_ledger(self, two_papers: VerificationRoot, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+        calls = Calls(two_papers, capsys, monkeypatch)
+        self.run(two_papers, capsys, "ci")
+        assert self.run(two_papers, capsys, "ci", "--strict")[0] == 1  # one paper refuted
+        assert self.run(two_papers, capsys, "ci", "--strict")[0] == 1
+        assert calls.fast[-1]
+        assert last_verdict_bodies(two_papers, 2) == last_verdict_bodies(two_papers, 4)[:2]
+
+    def test_one_changed_paper_is_a_slow_ci(self, two_papers: VerificationRoot, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+        calls = Calls(two_papers, capsys, monkeypatch)
+        self.run(two_papers, capsys, "ci")
+        self.run(two_papers, capsys, "ci")
+        _edit_manifest(two_papers)
+        _, out, _ = self.run(two_papers, capsys, "ci", "--json")
+        assert not calls.fast[-1]
+        assert json.loads(out)["papers"][0]["claims"][0]["check"]["rel_tol"] == 0.01
+
+    def test_a_new_paper_is_a_slow_ci(self, two_papers: VerificationRoot, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+        from tests.conftest import manifest_document
+
+        calls = Calls(two_papers, capsys, monkeypatch)
+        self.run(two_papers, capsys, "ci")
+        self.run(two_papers, capsys, "ci")
+        directory = two_papers.path / "manifests" / "third-paper"
+        directory.mkdir()
+        (directory / "manifest.yaml").write_text(json.dumps(manifest_document("third-paper")))
+        status, _, err = self.run(two_papers, capsys, "ci")
+        assert not calls.fast[-1]
+        assert status == 2 and "third-paper" in err  # unsealed: the slow path's Gate 0
+
+    def test_junit_is_never_answered_from_a_stamp(self, two_papers: VerificationRoot, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        calls = Calls(two_papers, capsys, monkeypatch)
+        self.run(two_papers, capsys, "ci")
+        self.run(two_papers, capsys, "ci")
+        self.run(two_papers, capsys, "ci", "--junit", str(tmp_path / "junit.xml"))
+        assert calls.fast == [False, False]  # the junit call did not even ask
+        assert (tmp_path / "junit.xml").is_file()

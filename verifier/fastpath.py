@@ -1,42 +1,46 @@
-"""The no-change fast path of `verify claim`: a cached verdict answered from a stamp, without intake.
+"""The no-change fast path of `verify claim`, `verify paper` and `verify ci`: cached verdicts answered from a stamp.
 
-A `verify claim` whose runs are all in the ledger still parses the manifest,
-builds the models, checks the seals, forms the run keys and judges: a third
-of a second, most of it imports. When nothing the verdict depends on has
-changed, the verdict is the same but for its `evaluated` time. So:
+A verification whose runs are all in the ledger still parses the manifests,
+builds the models, checks the seals, forms the run keys and judges: most of
+its time, imports included. When nothing the verdicts depend on has changed,
+they are the same but for their `evaluated` times. So:
 
-1. after a slow `verify claim` that ran nothing, `record` writes a stamp,
-   `<home>/fastpath/<digest of the invocation>.json`: the verdict's two JSON
-   forms (printed, stored) and a digest of the *state* it was judged in;
-2. the next `verify claim` with the same arguments calls `answer`, which
-   recomputes the state and, only when its digest is the same and the ledger
-   still holds the runs the verdict cites, appends that verdict with a new
-   `evaluated` time to the ledger, as the slow path would, and returns it;
-3. anything different, missing or unreadable answers None: the slow path runs.
+1. after a slow call that ran nothing, `record` writes one stamp per
+   invocation, `<home>/fastpath/<digest of the invocation>.json`: each
+   paper's verdicts in their two JSON forms (printed, stored), its paper
+   verdict and quality, and a digest of the *state* they were judged in;
+2. the next call with the same arguments calls `answer`, which recomputes
+   the state and, only when its digest is the same and the ledger still
+   holds the runs the verdicts cite, appends those verdicts with new
+   `evaluated` times to the ledger, as the slow path would, and returns them;
+3. anything different, missing or unreadable answers None: the slow path
+   runs (for every paper of the call: one change is a slow call, as before).
 
-The state is everything the slow path reads to reach the verdict:
+The state is everything the slow path reads to reach the verdicts:
 
 * the verifier: its version, the interpreter, and (size, mtime, ctime, inode)
   of every file of the package, the bundled quality policy among them;
-* the invocation: root, home, claim, `--backend`, `--tier`;
-* the manifest's bytes; every path it names, resolved (a symlink that moves
-  counts); every file of every bundle of the paper and every input and proof
-  file, by (mode, size, mtime, ctime, inode), the stat cache's trust model
+* the invocation: command, root, home, papers (for `ci`, the list of papers
+  under `manifests/` as it stands), claim, `--backend`, `--tier`;
+* per paper, the manifest's bytes; every path it names, resolved (a symlink
+  that moves counts); every file of every bundle and every input and proof
+  file by (mode, size, mtime, ctime, inode), the stat cache's trust model
   (`verifier.seal`); the paper's correction records, likewise;
-* the sandbox, when the claim has runs: bwrap still usable (the probe
+* the sandbox, when a claim has runs: bwrap still usable (the probe
   `select_backend` runs) and the environment fingerprint the run keys were
-  formed with (the keys are a function of the manifest and that fingerprint);
+  formed with (a run key is a function of the manifest and that fingerprint);
 * whether the home has a signing key (then the slow path signs: no stamp);
 * each run's results object in the artifact store, and (checked in the
-  ledger) each run key's latest ok run is still the run the verdict cites.
+  ledger) each run key's latest ok run is still the run a verdict cites.
 
 A file changed within the stat cache's racy window before the slow call
 began is not stamped: the next slow call stamps it. Not stamped at all:
-`--no-cache`, `--replicate`, a cluster executor, the docker backend, a proof
-claim (Lean decides anew), and a call that ran a repro.
+`--no-cache`, `--replicate`, a cluster executor, `--junit`/`--summary`, the
+docker backend, a paper with a proof claim (Lean decides anew), an invalid
+paper, and a call that ran a repro.
 
-Side effects: `answer` appends one verdict to the ledger; `record` writes one
-small file under `<home>/fastpath/`.
+Side effects: `answer` appends verdicts to the ledger; `record` writes one
+file under `<home>/fastpath/`.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -56,6 +60,7 @@ from verifier.canonical import digest_json
 from verifier.digest import bytes_digest, hex_of, walk_files
 from verifier.errors import IntakeError, LedgerError
 from verifier.ledger import Ledger, body_of_json, record_json
+from verifier.root import VerificationRoot
 from verifier.seal import RACY_WINDOW_NS
 from verifier.store import ArtifactStore, atomic_write
 
@@ -63,7 +68,7 @@ if TYPE_CHECKING:
     from verifier.manifests import LoadedManifest
     from verifier.models import Verdict
 
-FORMAT: Final = 1
+FORMAT: Final = 2
 DIRECTORY: Final = "fastpath"
 PACKAGE_DIR: Final = Path(__file__).resolve().parent  # the verifier's own files: a code change is a change
 HOST_BACKENDS: Final = ("bwrap", "process")  # backends whose fingerprint is the host's (docker asks an engine)
@@ -71,60 +76,74 @@ HOST_BACKENDS: Final = ("bwrap", "process")  # backends whose fingerprint is the
 
 @dataclass(frozen=True)
 class Invocation:
-    """What a `verify claim` was asked: the stamp is kept per invocation."""
+    """What a verdict command was asked: the stamp is kept per invocation."""
 
     root: Path
     home: Path
-    paper: str
-    claim: str
+    command: str  # claim | paper | ci
+    papers: tuple[str, ...]  # () for ci: every paper under manifests/
+    claim: str | None  # the one claim of `verify claim`
     backend: str  # the --backend option (auto, bwrap, process, docker)
     tier: str
 
     def stamp_path(self) -> Path:
-        ident = digest_json({"root": str(self.root), "home": str(self.home), "paper": self.paper,
-                             "claim": self.claim, "backend": self.backend, "tier": self.tier, "format": FORMAT})
+        ident = digest_json({"root": str(self.root), "home": str(self.home), "command": self.command,
+                             "papers": list(self.papers), "claim": self.claim, "backend": self.backend,
+                             "tier": self.tier, "format": FORMAT})
         return self.home / DIRECTORY / f"{hex_of(ident)}.json"
 
-    @property
-    def manifest(self) -> str:
-        return os.path.join(self.root, "manifests", self.paper, "manifest.yaml")
+    def paper_ids(self) -> list[str]:
+        """The papers this call covers, as the slow path lists them."""
+        return list(self.papers) or VerificationRoot(self.root).paper_ids()
+
+    def manifest(self, paper: str) -> str:
+        return os.path.join(self.root, "manifests", paper, "manifest.yaml")
+
+
+@dataclass(frozen=True)
+class PaperStamp:
+    """What the slow path reached for one paper, as `record` takes it."""
+
+    manifest: LoadedManifest
+    verdicts: Sequence[Verdict]
+    intake: dict[str, Any]  # IntakeResult.as_json()
+    verdict: dict[str, Any] | None  # PaperVerdict.as_json()
+    quality: dict[str, Any] | None  # Quality.as_json()
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A verdict served from its stamp: the JSON `--json` prints, and what the exit status needs."""
+    """Verdicts served from a stamp, in the session's JSON form (`Session.as_json`) less its replication."""
 
-    payload: dict[str, Any]
+    papers: list[dict[str, Any]]
+    runs_cached: int
 
-    @property
-    def line(self) -> str:
-        return str(self.payload["line"])
+    def verdicts(self) -> list[dict[str, Any]]:
+        return [claim for paper in self.papers for claim in paper["claims"]]
 
-    @property
-    def status(self) -> str:
-        return str(self.payload["status"])
-
-    @property
-    def checkable(self) -> bool:
-        return bool(self.payload["checkable"])
+    def as_json(self) -> dict[str, Any]:
+        return {"papers": self.papers, "runs": {"executed": 0, "cached": self.runs_cached}, "replication": None}
 
 
 # ----------------------------------------------------------------- answer
 
 
 def answer(invocation: Invocation) -> Answer | None:
-    """The verdict from the stamp when nothing changed (module docstring), recorded in the ledger; else None.
+    """The verdicts from the stamp when nothing changed (module docstring), recorded in the ledger; else None.
 
-    Raises `LedgerError` only if the verdict cannot be appended (as the slow path would).
+    Raises `LedgerError` only if the verdicts cannot be appended (as the slow path would).
     """
     try:
         stamp = json.loads(invocation.stamp_path().read_bytes())
         if stamp.get("format") != FORMAT or not _usable_backend(invocation, stamp["sandbox"]):
             return None
-        state = _state(invocation, stamp["deps"], stamp["sandbox"])
+        papers = stamp["papers"]
+        if [p["intake"]["paper"] for p in papers] != invocation.paper_ids():
+            return None
+        state = _state(invocation, [(p["intake"]["paper"], p["deps"]) for p in papers], stamp["sandbox"])
         if state is None or state[0] != stamp["state"]:
             return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IntakeError):
         return None
     try:
         ledger = Ledger.open(invocation.home)
@@ -134,15 +153,23 @@ def answer(invocation: Invocation) -> Answer | None:
         runs = {key: run for key, run in stamp["runs"]}
         if ledger.latest_ok_run_ids(runs) != runs:
             return None
-        evaluated = clock.evaluated_now()
-        payload = {**stamp["verdict"], "evaluated": evaluated}
-        body = body_of_json({**stamp["record"], "evaluated": evaluated})
-        ledger.add_verdict_bodies([(payload["claim"], payload["status"], evaluated, body)])
-    return Answer(payload)
+        out: list[dict[str, Any]] = []
+        bodies: list[tuple[str, str, str, bytes]] = []
+        for paper in papers:
+            claims = []
+            for claim in paper["claims"]:
+                evaluated = clock.evaluated_now()  # one reading per verdict, as the judge takes them
+                payload = {**claim["verdict"], "evaluated": evaluated}
+                claims.append(payload)
+                bodies.append((payload["claim"], payload["status"], evaluated,
+                               body_of_json({**claim["record"], "evaluated": evaluated})))
+            out.append({**paper["intake"], "verdict": paper["verdict"], "quality": paper["quality"], "claims": claims})
+        ledger.add_verdict_bodies(bodies)
+    return Answer(out, int(stamp["runs_cached"]))
 
 
 def _usable_backend(invocation: Invocation, sandbox: str | None) -> bool:
-    """Whether `select_backend` would pick the stamped backend again (None: the claim needs no run)."""
+    """Whether `select_backend` would pick the stamped backend again (None: no claim needs a run)."""
     if sandbox is None:
         return True
     if sandbox not in HOST_BACKENDS or invocation.backend not in ("auto", sandbox):
@@ -157,57 +184,40 @@ def _usable_backend(invocation: Invocation, sandbox: str | None) -> bool:
 # ----------------------------------------------------------------- record
 
 
-def record(
-    invocation: Invocation,
-    manifest: LoadedManifest,
-    verdict: Verdict,
-    *,
-    runs_cached: int,
-    started_ns: int,
-) -> bool:
-    """Stamp a verdict the slow path just reached and recorded without running anything.
+def record(invocation: Invocation, papers: Sequence[PaperStamp], *, runs_cached: int, started_ns: int) -> bool:
+    """Stamp the verdicts the slow path just reached and recorded without running anything.
 
-    `runs_cached`: the distinct runs the session found in the ledger (all
-    the claim's runs); `started_ns`: when the command began (`time.time_ns`).
-    Returns whether a stamp was written; never raises for a stamp it cannot
-    keep (it only saves time).
+    `runs_cached`: the distinct runs the session found in the ledger;
+    `started_ns`: when the command began (`time.time_ns`). Returns whether a
+    stamp was written; never raises for a stamp it cannot keep (it only saves time).
     """
-    from verifier.gates import line
-
-    try:
-        claim = manifest.claim(invocation.claim)
-    except IntakeError:
-        return False
-    if claim.kind == "proof" or has_signing_key(invocation.home) or verdict.line != line(verdict):
+    if has_signing_key(invocation.home) or any(_has_proof(p.manifest) for p in papers):
         return False
     with Ledger.open(invocation.home) as ledger:
-        refs = [verdict.run] if verdict.run is not None else []
-        refs += [r for r in verdict.runs if r not in refs]
-        records = [ledger.get_run(ref.id) if ref.id is not None else None for ref in refs]
-    if len(records) != runs_cached or any(r is None for r in records):
-        return False  # a run the verdict does not cite, or one the ledger lost: judge anew next time
-    sandbox = records[0].backend if records and records[0] is not None else None
-    if sandbox is not None and (sandbox not in HOST_BACKENDS or any(r is not None and r.backend != sandbox for r in records)):
+        records = _cited_runs(ledger, [v for p in papers for v in p.verdicts])
+    if records is None or len({r.key for r in records}) != runs_cached:
+        return False  # a run no verdict cites, or one the ledger lost: judge anew next time
+    backends = {r.backend for r in records}
+    sandbox = backends.pop() if len(backends) == 1 else None
+    if records and (sandbox is None or sandbox not in HOST_BACKENDS):
         return False
-    deps = _deps(invocation, manifest, [r.results_digest for r in records if r is not None and r.results_digest])
-    state = _state(invocation, deps, sandbox)
+    entries: list[dict[str, Any]] = []
+    for paper in papers:
+        claims = [_claim_entry(v) for v in paper.verdicts]
+        if any(c is None for c in claims):
+            return False
+        results = [r.results_digest for r in records if r.paper == paper.manifest.model.id and r.results_digest]
+        entries.append({"intake": paper.intake, "verdict": paper.verdict, "quality": paper.quality, "claims": claims,
+                        "deps": _deps(invocation, paper.manifest, results)})
+    if [e["intake"]["paper"] for e in entries] != invocation.paper_ids():
+        return False
+    state = _state(invocation, [(e["intake"]["paper"], e["deps"]) for e in entries], sandbox)
     if state is None or state[1] >= started_ns - RACY_WINDOW_NS:
         return False  # a file changed just before or during the slow call: its stat may not show the next change
-    payload = verdict.model_dump(mode="json")
-    stored = record_json(verdict)
-    if not _round_trips(payload) or body_of_json(stored) != body_of_json(json.loads(json.dumps(stored))):
-        return False
-    if _manifest_digest(invocation) != manifest.digest:
-        return False  # it changed while the slow path read it
-    stamp = {
-        "format": FORMAT,
-        "state": state[0],
-        "deps": deps,
-        "sandbox": sandbox,
-        "runs": [[r.key, r.id] for r in records if r is not None],
-        "verdict": {k: v for k, v in payload.items() if k != "evaluated"},
-        "record": {k: v for k, v in stored.items() if k != "evaluated"},
-    }
+    if any(_manifest_digest(invocation, p.manifest.model.id) != p.manifest.digest for p in papers):
+        return False  # changed while the slow path read it
+    stamp = {"format": FORMAT, "state": state[0], "sandbox": sandbox, "runs_cached": runs_cached,
+             "runs": sorted({(r.key, r.id) for r in records}), "papers": entries}
     try:
         atomic_write(invocation.stamp_path(), json.dumps(stamp, sort_keys=True).encode())
     except OSError:
@@ -215,8 +225,33 @@ def record(
     return True
 
 
+def _has_proof(manifest: LoadedManifest) -> bool:
+    return any(claim.kind == "proof" for claim in manifest.model.claims)
+
+
+def _cited_runs(ledger: Ledger, verdicts: Sequence[Verdict]) -> list[Any] | None:
+    """The run records the verdicts cite (each once), or None if one is missing."""
+    ids = list(dict.fromkeys(ref.id for v in verdicts for ref in ([v.run] if v.run else []) + list(v.runs)))
+    records = [ledger.get_run(i) if i is not None else None for i in ids]
+    return None if any(r is None for r in records) else records
+
+
+def _claim_entry(verdict: Verdict) -> dict[str, Any] | None:
+    """The verdict's printed and stored JSON less `evaluated`, or None when either would not survive JSON as is."""
+    from verifier.gates import line
+
+    payload = verdict.model_dump(mode="json")
+    stored = record_json(verdict)
+    if verdict.line != line(verdict) or not _round_trips(payload):
+        return None
+    if body_of_json(stored) != body_of_json(json.loads(json.dumps(stored))):
+        return None
+    return {"verdict": {k: v for k, v in payload.items() if k != "evaluated"},
+            "record": {k: v for k, v in stored.items() if k != "evaluated"}}
+
+
 def _deps(invocation: Invocation, manifest: LoadedManifest, results: list[str]) -> dict[str, list[str]]:
-    """The paths the state covers: as the manifest names them, joined to the root (resolved when hashed)."""
+    """The paths a paper's state covers: as its manifest names them, joined to the root (resolved when hashed)."""
     model = manifest.model
     root = str(invocation.root)
     files = [item.path for repro in model.repros for item in repro.inputs]
@@ -244,10 +279,11 @@ def _round_trips(payload: dict[str, Any]) -> bool:
 # ----------------------------------------------------------------- the state
 
 
-def _state(invocation: Invocation, deps: dict[str, list[str]], sandbox: str | None) -> tuple[str, int] | None:
+def _state(invocation: Invocation, papers: list[tuple[str, dict[str, list[str]]]],
+           sandbox: str | None) -> tuple[str, int] | None:
     """(digest of the state lines, newest mtime/ctime among the files read), or None if a file is unreadable."""
     lines = [f"format {FORMAT}", f"verifier {__version__}", f"python {sys.version} {sys.executable}",
-             f"invocation {invocation.root} {invocation.home} {invocation.paper}/{invocation.claim}"
+             f"invocation {invocation.command} {invocation.root} {invocation.home} {invocation.claim}"
              f" {invocation.backend} {invocation.tier}",
              f"signing key {has_signing_key(invocation.home)}"]
     newest = [0]
@@ -258,19 +294,9 @@ def _state(invocation: Invocation, deps: dict[str, list[str]], sandbox: str | No
 
     try:
         lines += [f"code {rel} {sig(st)}" for _, rel, st in walk_files(str(PACKAGE_DIR))]
-        manifest = invocation.manifest
-        lines.append(f"manifest {os.path.realpath(manifest)} {_manifest_digest(invocation)} {sig(os.stat(manifest))}")
-        corrections = os.path.join(os.path.dirname(manifest), "corrections")
-        if os.path.isdir(corrections):
-            lines += [f"correction {rel} {sig(st)}" for _, rel, st in walk_files(corrections)]
-        for tree in deps["trees"]:
-            resolved = os.path.realpath(tree)
-            lines.append(f"tree {tree} {resolved}")
-            lines += [f"  {line}" for line in _tree_lines(resolved, sig)]
-        lines += [f"file {f} {os.path.realpath(f)} {sig(os.stat(f))}" for f in deps["files"]]
-        lines += [f"path {p} {os.path.realpath(p)}" for p in deps["paths"]]
-        lines += [f"object {o} {sig(os.lstat(o))}" for o in deps["objects"]]
-    except (OSError, IntakeError):
+        for paper, deps in papers:
+            lines += _paper_lines(invocation, paper, deps, sig)
+    except (OSError, IntakeError):  # IntakeError: a directory that cannot be listed
         return None
     if sandbox is not None:
         from verifier.sandbox.fingerprint import host_fingerprint
@@ -279,15 +305,25 @@ def _state(invocation: Invocation, deps: dict[str, list[str]], sandbox: str | No
     return bytes_digest("\n".join(lines).encode("utf-8", "surrogateescape")), newest[0]
 
 
-def _tree_lines(resolved: str, sig: Any) -> Iterator[str]:
-    """One line per file of a bundle (a symlink adds its text and where it leads)."""
-    for path, rel, st in walk_files(resolved):
-        extra = ""
-        if stat.S_ISLNK(st.st_mode):
-            extra = f" -> {os.readlink(path)} {os.path.realpath(path)}"
-        yield f"{rel} {sig(st)}{extra}"
+def _paper_lines(invocation: Invocation, paper: str, deps: dict[str, list[str]],
+                 sig: Callable[[os.stat_result], str]) -> Iterator[str]:
+    """One paper's part of the state. Raises `OSError` (or `IntakeError` from a walk) for a file it cannot read."""
+    manifest = invocation.manifest(paper)
+    yield f"paper {paper} {os.path.realpath(manifest)} {_manifest_digest(invocation, paper)} {sig(os.stat(manifest))}"
+    corrections = os.path.join(os.path.dirname(manifest), "corrections")
+    if os.path.isdir(corrections):
+        yield from (f"correction {rel} {sig(st)}" for _, rel, st in walk_files(corrections))
+    for tree in deps["trees"]:
+        resolved = os.path.realpath(tree)
+        yield f"tree {tree} {resolved}"
+        for path, rel, st in walk_files(resolved):
+            link = f" -> {os.readlink(path)} {os.path.realpath(path)}" if stat.S_ISLNK(st.st_mode) else ""
+            yield f"  {rel} {sig(st)}{link}"
+    yield from (f"file {f} {os.path.realpath(f)} {sig(os.stat(f))}" for f in deps["files"])
+    yield from (f"path {p} {os.path.realpath(p)}" for p in deps["paths"])
+    yield from (f"object {o} {sig(os.lstat(o))}" for o in deps["objects"])
 
 
-def _manifest_digest(invocation: Invocation) -> str:
-    with open(invocation.manifest, "rb") as handle:
+def _manifest_digest(invocation: Invocation, paper: str) -> str:
+    with open(invocation.manifest(paper), "rb") as handle:
         return bytes_digest(handle.read())

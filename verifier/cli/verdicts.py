@@ -15,7 +15,8 @@ from verifier.cli.progress import observer_for
 from verifier.errors import IntakeError, ReportedErrors, one_line, verdicts_exit_status
 from verifier.root import split_claim_id
 
-if TYPE_CHECKING:  # the pipeline is imported when a command runs it: a cached `verify claim` may not
+if TYPE_CHECKING:  # the pipeline is imported when a command runs it: a cached verdict needs none of it
+    from verifier import fastpath
     from verifier.executor import Options, Session
 
 
@@ -103,26 +104,25 @@ def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache:
 
     started_ns = time.time_ns()
     paper, local = split_claim_id(claim_id)
-    asked = fastpath.Invocation(root=app.root, home=app.home, paper=paper, claim=local, backend=backend, tier=tier)
-    stampable = not no_cache and not replicate and replicate_nonce is None and executor[0] == "local"
+    asked = fastpath.Invocation(app.root, app.home, "claim", (paper,), local, backend, tier)
+    stampable = _stampable(no_cache, replicate, replicate_nonce, executor)
     cached = fastpath.answer(asked) if stampable else None
     if cached is not None:  # nothing changed since the stamped verdict (verifier.fastpath)
-        _print_verdict(cached.payload, cached.line, as_json=as_json)
-        raise click.exceptions.Exit(verdicts_exit_status([(cached.status, cached.checkable)], strict=strict))
+        [verdict] = cached.verdicts()
+        _print_verdict(verdict, verdict["line"], as_json=as_json)
+        raise click.exceptions.Exit(verdicts_exit_status([(verdict["status"], verdict["checkable"])], strict=strict))
     nonce = _nonce(replicate, replicate_nonce)
     session = _verify(_options(app, backend, no_cache, 1, tier, strict, nonce, executor), [paper],
                             select=lambda _, c: c.id == local, observer=observer_for(sys.stderr))
     outcome = session.papers[0]
     if outcome.intake.ok and not outcome.verdicts:  # the manifest is valid but has no such claim
         raise IntakeError(f"unknown claim {paper}/{local}", file=f"manifests/{paper}/manifest.yaml")
-    if outcome.intake.manifest is not None:  # else `_finish` reports the intake error
+    if outcome.intake.ok:  # else `_finish` reports the intake error
         from verifier.gates import line
 
-        verdict = outcome.verdicts[0]
-        _print_verdict(verdict.model_dump(mode="json"), line(verdict), as_json=as_json)
-        if stampable and session.runs_executed == 0:
-            fastpath.record(asked, outcome.intake.manifest, verdict, runs_cached=session.runs_cached,
-                            started_ns=started_ns)
+        _print_verdict(outcome.verdicts[0].model_dump(mode="json"), line(outcome.verdicts[0]), as_json=as_json)
+    if stampable:
+        _stamp(asked, session, started_ns)
     if nonce is not None and outcome.intake.ok:
         click.echo(f"replication nonce: {nonce} (re-run these seeds with --replicate-nonce {nonce})", err=True)
     _finish(session, strict=strict)
@@ -134,6 +134,38 @@ def _print_verdict(payload: dict[str, Any], line: str, *, as_json: bool) -> None
         emit_json(payload)
     else:
         click.echo(one_line(line))
+
+
+def _stampable(no_cache: bool, replicate: bool, nonce: str | None, executor: ExecutorChoice) -> bool:
+    """Whether the fast path may answer this call, and its slow path leave a stamp (`verifier.fastpath`)."""
+    return not no_cache and not replicate and nonce is None and executor[0] == "local"
+
+
+def _stamp(asked: fastpath.Invocation, session: Session, started_ns: int) -> None:
+    """Stamp a slow call's verdicts for the next call, when it ran nothing and every paper was valid."""
+    from verifier import fastpath
+
+    if session.runs_executed or any(p.intake.manifest is None for p in session.papers):
+        return
+    papers = []
+    for p in session.papers:
+        assert p.intake.manifest is not None
+        papers.append(fastpath.PaperStamp(manifest=p.intake.manifest, verdicts=p.verdicts, intake=p.intake.as_json(),
+                                          verdict=p.verdict.as_json() if p.verdict else None,
+                                          quality=p.quality.as_json() if p.quality else None))
+    fastpath.record(asked, papers, runs_cached=session.runs_cached, started_ns=started_ns)
+
+
+def _answered(asked: fastpath.Invocation, *, as_json: bool, strict: bool) -> None:
+    """Print and exit with the stamped verdicts of a paper or ci call, when nothing changed; else return."""
+    from verifier import fastpath
+
+    cached = fastpath.answer(asked)
+    if cached is None:
+        return
+    _print_session(cached.as_json(), as_json=as_json)
+    statuses = [(v["status"], v["checkable"]) for v in cached.verdicts()]
+    raise click.exceptions.Exit(verdicts_exit_status(statuses, strict=strict))
 
 
 @click.command()
@@ -150,10 +182,19 @@ def _print_verdict(payload: dict[str, Any], line: str, *, as_json: bool) -> None
 def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
           replicate: bool, replicate_nonce: str | None, executor: ExecutorChoice) -> None:
     """Verify every claim of a paper, then print the paper's verdict."""
+    from verifier import fastpath
+
+    started_ns = time.time_ns()
+    asked = fastpath.Invocation(app.root, app.home, "paper", (paper_id,), None, backend, tier)
+    stampable = _stampable(no_cache, replicate, replicate_nonce, executor)
+    if stampable:
+        _answered(asked, as_json=as_json, strict=strict)
     nonce = _nonce(replicate, replicate_nonce)
     session = _verify(_options(app, backend, no_cache, jobs, tier, strict, nonce, executor), [paper_id],
                             observer=observer_for(sys.stderr))
-    _print_session(session, as_json=as_json)
+    _print_session(session.as_json(), as_json=as_json)
+    if stampable:
+        _stamp(asked, session, started_ns)
     _finish(session, strict=strict, report=not as_json)
 
 
@@ -173,37 +214,47 @@ def ci(app: AppContext, as_json: bool, backend: str, no_cache: bool, jobs: int, 
        replicate: bool, replicate_nonce: str | None, junit_path: Path | None, summary_path: Path | None,
        executor: ExecutorChoice) -> None:
     """Verify every paper under manifests/ and exit with the contract's status."""
+    from verifier import fastpath
+
+    started_ns = time.time_ns()
+    asked = fastpath.Invocation(app.root, app.home, "ci", (), None, backend, tier)
+    stampable = _stampable(no_cache, replicate, replicate_nonce, executor) and junit_path is None and summary_path is None
+    if stampable:
+        _answered(asked, as_json=as_json, strict=strict)
     from verifier.junit import junit_xml, summary_markdown, write
 
     nonce = _nonce(replicate, replicate_nonce)
     session = _verify(_options(app, backend, no_cache, jobs, tier, strict, nonce, executor), [],
                             observer=observer_for(sys.stderr))
-    _print_session(session, as_json=as_json)
+    _print_session(session.as_json(), as_json=as_json)
     if junit_path is not None:
         write(junit_path, junit_xml(session, strict=strict))
     if summary_path is not None:
         write(summary_path, summary_markdown(session))
+    if stampable:
+        _stamp(asked, session, started_ns)
     _finish(session, strict=strict, report=not as_json)
 
 
-def _print_session(session: Session, *, as_json: bool) -> None:
-    from verifier.gates import line
-
+def _print_session(session: dict[str, Any], *, as_json: bool) -> None:
+    """A session in its JSON form (`Session.as_json`, or a stamped answer's): the document, or one line per claim and paper."""
     if as_json:
-        emit_json(session.as_json())
+        emit_json(session)
         return
-    for outcome in session.papers:
-        if not outcome.intake.ok:
-            click.echo(f"{outcome.paper}: invalid")  # `_finish` reports the error itself
+    for paper in session["papers"]:
+        if not paper["ok"]:
+            click.echo(f"{paper['paper']}: invalid")  # `_finish` reports the error itself
             continue
-        for verdict in outcome.verdicts:
-            click.echo(one_line(f"{verdict.claim}: {line(verdict)}"))
-        if outcome.verdict is not None and outcome.quality is not None:
-            q = outcome.quality
-            click.echo(f"{outcome.paper}: {outcome.verdict.status} (level {q.verification_level}, tier {q.tier})")
-    click.echo(f"runs: {session.runs_executed} executed, {session.runs_cached} cached", err=True)
-    if session.nonce is not None:
-        click.echo(f"replication nonce: {session.nonce} (re-run these seeds with --replicate-nonce {session.nonce})", err=True)
+        for verdict in paper["claims"]:
+            click.echo(one_line(f"{verdict['claim']}: {verdict['line']}"))
+        if paper["verdict"] is not None and paper["quality"] is not None:
+            q = paper["quality"]
+            click.echo(f"{paper['paper']}: {paper['verdict']['status']} (level {q['verification_level']}, tier {q['tier']})")
+    runs = session["runs"]
+    click.echo(f"runs: {runs['executed']} executed, {runs['cached']} cached", err=True)
+    nonce = (session["replication"] or {}).get("nonce")
+    if nonce is not None:
+        click.echo(f"replication nonce: {nonce} (re-run these seeds with --replicate-nonce {nonce})", err=True)
 
 
 @click.command(name="list")
