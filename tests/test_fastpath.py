@@ -323,3 +323,22 @@ class TestPaperAndCi:
         self.run(two_papers, capsys, "ci", "--junit", str(tmp_path / "junit.xml"))
         assert calls.fast == [False, False]  # the junit call did not even ask
         assert (tmp_path / "junit.xml").is_file()
+
+
+def test_the_state_resolves_paths_as_realpath_does(tmp_path: Path) -> None:
+    """The memoized resolver of the state gives `os.path.realpath`'s answer: symlinks, `..`, loops, missing files."""
+    import os
+
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    (tmp_path / "x").mkdir()
+    (tmp_path / "a" / "b" / "c" / "f").write_text("")
+    (tmp_path / "lnk").symlink_to(tmp_path / "a" / "b")
+    (tmp_path / "a" / "rel").symlink_to("../x")
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "a" / "b" / "flink").symlink_to("c/f")
+    resolve = fastpath._Resolver()
+    paths = ["a/b/c/f", "lnk/c/f", "a/rel", "a/rel/none", "loop", "loop/x", "a/b/flink", "a/b/../b/c", "missing/y",
+             "a/b/c/f/g", "lnk/flink", "."]
+    for rel in paths * 2:  # the second round answers from the memo
+        path = os.path.join(tmp_path, rel)
+        assert resolve(path) == os.path.realpath(path), rel

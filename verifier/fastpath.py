@@ -294,8 +294,9 @@ def _state(invocation: Invocation, papers: list[tuple[str, dict[str, list[str]]]
 
     try:
         lines += [f"code {rel} {sig(st)}" for _, rel, st in walk_files(str(PACKAGE_DIR))]
+        resolve = _Resolver()
         for paper, deps in papers:
-            lines += _paper_lines(invocation, paper, deps, sig)
+            lines += _paper_lines(invocation, paper, deps, sig, resolve)
     except (OSError, IntakeError):  # IntakeError: a directory that cannot be listed
         return None
     if sandbox is not None:
@@ -305,22 +306,42 @@ def _state(invocation: Invocation, papers: list[tuple[str, dict[str, list[str]]]
     return bytes_digest("\n".join(lines).encode("utf-8", "surrogateescape")), newest[0]
 
 
+class _Resolver:
+    """`os.path.realpath`, with every directory resolved once: a thousand papers share the root's components."""
+
+    def __init__(self) -> None:
+        self._dirs: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        parent, name = os.path.split(path)
+        if not parent or not name or name in (".", "..") or parent == path:
+            return os.path.realpath(path)
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return os.path.realpath(path)
+        except OSError:
+            return os.path.realpath(path)  # missing, or a parent that is not a directory: realpath says what it says
+        if parent not in self._dirs:
+            self._dirs[parent] = self(parent)
+        return os.path.join(self._dirs[parent], name)
+
+
 def _paper_lines(invocation: Invocation, paper: str, deps: dict[str, list[str]],
-                 sig: Callable[[os.stat_result], str]) -> Iterator[str]:
+                 sig: Callable[[os.stat_result], str], realpath: Callable[[str], str] = os.path.realpath) -> Iterator[str]:
     """One paper's part of the state. Raises `OSError` (or `IntakeError` from a walk) for a file it cannot read."""
     manifest = invocation.manifest(paper)
-    yield f"paper {paper} {os.path.realpath(manifest)} {_manifest_digest(invocation, paper)} {sig(os.stat(manifest))}"
+    yield f"paper {paper} {realpath(manifest)} {_manifest_digest(invocation, paper)} {sig(os.stat(manifest))}"
     corrections = os.path.join(os.path.dirname(manifest), "corrections")
     if os.path.isdir(corrections):
         yield from (f"correction {rel} {sig(st)}" for _, rel, st in walk_files(corrections))
     for tree in deps["trees"]:
-        resolved = os.path.realpath(tree)
+        resolved = realpath(tree)
         yield f"tree {tree} {resolved}"
         for path, rel, st in walk_files(resolved):
             link = f" -> {os.readlink(path)} {os.path.realpath(path)}" if stat.S_ISLNK(st.st_mode) else ""
             yield f"  {rel} {sig(st)}{link}"
-    yield from (f"file {f} {os.path.realpath(f)} {sig(os.stat(f))}" for f in deps["files"])
-    yield from (f"path {p} {os.path.realpath(p)}" for p in deps["paths"])
+    yield from (f"file {f} {realpath(f)} {sig(os.stat(f))}" for f in deps["files"])
+    yield from (f"path {p} {realpath(p)}" for p in deps["paths"])
     yield from (f"object {o} {sig(os.lstat(o))}" for o in deps["objects"])
 
 
