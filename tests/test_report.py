@@ -21,15 +21,8 @@ from verifier.history_plot import history_svg
 from verifier.ledger import Ledger
 from verifier.manifests import seal_manifest
 from verifier.models import Check
-from verifier.report import (
-    NOT_YET,
-    HtmlReporter,
-    JsonReporter,
-    MarkdownReporter,
-    PublicRecord,
-    build_record,
-    describe_check,
-)
+from verifier.record import NOT_YET, PublicRecord, build_record, describe_check
+from verifier.report import REPORTER_FOR_FORMAT, HtmlReporter, JsonReporter, MarkdownReporter
 from verifier.root import VerificationRoot
 
 PAPER = "demo-paper"
@@ -267,3 +260,13 @@ class TestCli:
         root, _ = published
         assert main(["--root", str(root), "show", "no-such-paper"]) == 2
         assert "verify: error:" in capsys.readouterr().err
+
+
+def test_the_cli_formats_are_the_registry() -> None:
+    """`verify show --format` offers exactly the reporters `REPORTER_FOR_FORMAT` registers, and each renders."""
+    from verifier.cli.report import show
+
+    [fmt] = [p for p in show.params if p.name == "fmt"]
+    assert sorted(fmt.type.choices) == sorted(REPORTER_FOR_FORMAT)  # type: ignore[attr-defined]
+    assert REPORTER_FOR_FORMAT["json"] is JsonReporter and REPORTER_FOR_FORMAT["html"] is HtmlReporter
+    assert REPORTER_FOR_FORMAT["md"] is MarkdownReporter

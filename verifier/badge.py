@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 from xml.sax.saxutils import escape, quoteattr
 
 if TYPE_CHECKING:
-    from verifier.report import PublicRecord
+    from verifier.record import PublicRecord
 
 LABEL: Final = "verify"
 

@@ -191,7 +191,8 @@ def record(invocation: Invocation, papers: Sequence[PaperStamp], *, runs_cached:
     `started_ns`: when the command began (`time.time_ns`). Returns whether a
     stamp was written; never raises for a stamp it cannot keep (it only saves time).
     """
-    if has_signing_key(invocation.home) or any(_has_proof(p.manifest) for p in papers):
+    ids = [p.manifest.model.id for p in papers]
+    if has_signing_key(invocation.home) or any(_has_proof(p.manifest) for p in papers) or ids != invocation.paper_ids():
         return False
     with Ledger.open(invocation.home) as ledger:
         records = _cited_runs(ledger, [v for p in papers for v in p.verdicts])
@@ -201,21 +202,23 @@ def record(invocation: Invocation, papers: Sequence[PaperStamp], *, runs_cached:
     sandbox = backends.pop() if len(backends) == 1 else None
     if records and (sandbox is None or sandbox not in HOST_BACKENDS):
         return False
+    results: dict[str, list[str]] = {}
+    for run in records:
+        if run.results_digest:
+            results.setdefault(run.paper, []).append(run.results_digest)
+    deps = [_deps(invocation, p.manifest, results.get(paper, [])) for p, paper in zip(papers, ids, strict=True)]
+    state = _state(invocation, list(zip(ids, deps, strict=True)), sandbox)
+    if state is None or state[1] >= started_ns - RACY_WINDOW_NS:
+        return False  # a file changed just before or during the slow call: its stat may not show the next change
+    if any(_manifest_digest(invocation, paper) != p.manifest.digest for p, paper in zip(papers, ids, strict=True)):
+        return False  # changed while the slow path read it
     entries: list[dict[str, Any]] = []
-    for paper in papers:
+    for paper, paper_deps in zip(papers, deps, strict=True):  # the costly part last: most slow calls stop above
         claims = [_claim_entry(v) for v in paper.verdicts]
         if any(c is None for c in claims):
             return False
-        results = [r.results_digest for r in records if r.paper == paper.manifest.model.id and r.results_digest]
         entries.append({"intake": paper.intake, "verdict": paper.verdict, "quality": paper.quality, "claims": claims,
-                        "deps": _deps(invocation, paper.manifest, results)})
-    if [e["intake"]["paper"] for e in entries] != invocation.paper_ids():
-        return False
-    state = _state(invocation, [(e["intake"]["paper"], e["deps"]) for e in entries], sandbox)
-    if state is None or state[1] >= started_ns - RACY_WINDOW_NS:
-        return False  # a file changed just before or during the slow call: its stat may not show the next change
-    if any(_manifest_digest(invocation, p.manifest.model.id) != p.manifest.digest for p in papers):
-        return False  # changed while the slow path read it
+                        "deps": paper_deps})
     stamp = {"format": FORMAT, "state": state[0], "sandbox": sandbox, "runs_cached": runs_cached,
              "runs": sorted({(r.key, r.id) for r in records}), "papers": entries}
     try:

@@ -136,7 +136,7 @@ def _write(crate: Any, out: Path) -> None:
 def _read(root: Path, home: Path, paper_id: str) -> _Facts:
     from verifier.ledger import Ledger
     from verifier.manifests import load_manifest
-    from verifier.report import build_record
+    from verifier.record import build_record
     from verifier.root import VerificationRoot
 
     vroot = VerificationRoot.at(root)

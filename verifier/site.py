@@ -35,14 +35,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from verifier.errors import VerifierError
-from verifier.report import (
-    HtmlReporter,
-    JsonReporter,
-    PublicRecord,
-    badge_class,
-    build_record,
-    render_template,
-)
+from verifier.record import PublicRecord, build_record
+from verifier.report import HtmlReporter, JsonReporter, badge_class, render_template
 
 INTEGRATIONS_MARKER: Final = "<!--verify:integrations-->"
 CHECK_PAGE: Final = "check.html"

@@ -22,7 +22,7 @@ from verifier.cli.common import AppContext, emit_json, json_option
 def badge(app: AppContext, paper_id: str, out: Path | None, image_url: str | None, link_url: str | None, as_json: bool) -> None:
     """Write PAPER_ID's badge ("verify | 9 of 12 verified") and print its Markdown snippet."""
     from verifier.badge import markdown_snippet, paper_badge, render_svg
-    from verifier.report import build_record
+    from verifier.record import build_record
 
     made = paper_badge(build_record(app.root, app.home, paper_id))
     svg = render_svg(made)

@@ -31,7 +31,8 @@ from verifier.errors import EXIT_BAD_INPUT
 @click.pass_obj
 def show(app: AppContext, paper_id: str, fmt: str, out: Path | None, as_json: bool) -> None:
     """Print PAPER_ID's public record: verdicts, quality, corrections, provenance, every claim."""
-    from verifier.report import HtmlReporter, JsonReporter, MarkdownReporter, Reporter, build_record
+    from verifier.record import build_record
+    from verifier.report import REPORTER_FOR_FORMAT
 
     record = build_record(app.root, app.home, paper_id)
 
@@ -39,13 +40,7 @@ def show(app: AppContext, paper_id: str, fmt: str, out: Path | None, as_json: bo
         # Outside a site the links point into the home's artifact store itself.
         return (app.home / path).as_uri()
 
-    reporter: Reporter
-    if as_json or fmt == "json":
-        reporter = JsonReporter()
-    elif fmt == "html":
-        reporter = HtmlReporter(href=href)
-    else:
-        reporter = MarkdownReporter(href=href)
+    reporter = REPORTER_FOR_FORMAT["json" if as_json else fmt](href=href)
     text = reporter.render(record)
     if out is None:
         click.echo(text, nl=False)
