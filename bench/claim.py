@@ -1,8 +1,10 @@
 """Benchmark: a cached `verify claim` (one claim whose run is in the ledger), wall and CPU time.
 
 Generates a root of one paper with one sealed formula claim (`bench/status.py`'s
-generator), runs `verify claim` once to fill the cache, then times it as a user
-runs it: a subprocess, `python -m verifier`, median of `--repeats`. In the same
+generator), runs `verify claim` once to fill the cache and, once the files are
+older than the stat cache's racy window (2 s: a file written since is never
+trusted, `verifier.seal`), once more, which leaves the fast path's stamp
+(`verifier.fastpath`); then times it as a user runs it: a subprocess, `python -m verifier`, median of `--repeats`. In the same
 run it times a bare interpreter start (`python -c pass`), the floor no command
 can go under, and prints both and their ratio. Goal (issue 13): under 0.3 s wall.
 
@@ -16,6 +18,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,6 +38,7 @@ def main() -> None:
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent) + os.pathsep + env.get("PYTHONPATH", "")
     claim = [sys.executable, "-m", "verifier", "--root", str(root), "claim", "paper-0000/C0", "--backend", args.backend]
     timed(claim, env=env)  # fills the cache
+    time.sleep(2.1)  # past the racy window: the next call may stamp what it judged
     _, out = timed([*claim, "--json"], env=env)
     assert json.loads(out)["cached"] is True, out[:500]
     ours, samples, ours_cpu = median_of(args.repeats, claim, env=env)
