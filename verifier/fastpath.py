@@ -194,6 +194,8 @@ def record(invocation: Invocation, papers: Sequence[PaperStamp], *, runs_cached:
     ids = [p.manifest.model.id for p in papers]
     if has_signing_key(invocation.home) or any(_has_proof(p.manifest) for p in papers) or ids != invocation.paper_ids():
         return False
+    if _newest_manifest(invocation, ids) >= started_ns - RACY_WINDOW_NS:
+        return False  # the common case of a racy state (a manifest just edited), found for the price of a stat each
     with Ledger.open(invocation.home) as ledger:
         records = _cited_runs(ledger, [v for p in papers for v in p.verdicts])
     if records is None or len({r.key for r in records}) != runs_cached:
@@ -226,6 +228,15 @@ def record(invocation: Invocation, papers: Sequence[PaperStamp], *, runs_cached:
     except OSError:
         return False
     return True
+
+
+def _newest_manifest(invocation: Invocation, papers: list[str]) -> int:
+    """The newest mtime or ctime among the papers' manifests (0 if one is gone: the full check says so)."""
+    try:
+        stats = [os.stat(invocation.manifest(paper)) for paper in papers]
+    except OSError:
+        return 0
+    return max((max(st.st_mtime_ns, st.st_ctime_ns) for st in stats), default=0)
 
 
 def _has_proof(manifest: LoadedManifest) -> bool:
