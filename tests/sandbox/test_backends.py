@@ -21,6 +21,7 @@ from verifier.errors import SandboxError, SandboxUnavailableError, UsageError
 from verifier.sandbox import BACKEND_FOR_NAME, judge_outcome, seccomp, select_backend
 from verifier.sandbox import docker as docker_mod
 from verifier.sandbox import fingerprint as fp
+from verifier.sandbox import supervise as supervise_mod
 from verifier.sandbox.base import Limits, SandboxRequest
 from verifier.sandbox.bwrap import BwrapSandbox, bwrap_argv, input_target, python_prefixes
 from verifier.sandbox.cgroup import RunCgroup, owner_alive
@@ -320,6 +321,7 @@ class TestStaleSweep:
         dead.wait()
         stale = Path(tempfile.mkdtemp(prefix=f"verify-out-{dead.pid}-"))
         (stale / "out").mkdir()
+        supervise_mod._sweep_stale_areas.cache_clear()  # the sweep runs once per process
         with output_area(1) as (area, _):
             assert area.is_dir()
         assert not stale.exists()
