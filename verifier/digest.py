@@ -123,13 +123,14 @@ class TreeEntry:
         return f"{self.mode} {self.sha256} {self.path}\n".encode()
 
 
-def tree_entries(bundle: Path, cache: FileDigests | None = None) -> list[TreeEntry]:
+def tree_entries(bundle: Path, cache: FileDigests | None = None, *, resolved: bool = False) -> list[TreeEntry]:
     """The sorted entries of a bundle's tree digest (see the module docstring).
 
+    `resolved`: `bundle` is already a real path (no symlink, no `..`), as intake's step 5 leaves it.
     Raises `IntakeError` for a symlink leaving the bundle, a device, FIFO or
     socket, a newline in a name, or an unreadable file.
     """
-    root = os.path.realpath(bundle)
+    root = str(bundle) if resolved else os.path.realpath(bundle)
     entries: list[TreeEntry] = []
     for path, rel, st in walk_files(root):
         if "\n" in rel or "\r" in rel:
@@ -148,15 +149,15 @@ def tree_entries(bundle: Path, cache: FileDigests | None = None) -> list[TreeEnt
     return entries
 
 
-def tree_digest(bundle: Path, cache: FileDigests | None = None) -> str:
-    """The seal of a bundle: `sha256:<hex>` (see the module docstring).
+def tree_digest(bundle: Path, cache: FileDigests | None = None, *, resolved: bool = False) -> str:
+    """The seal of a bundle: `sha256:<hex>` (see the module docstring); `resolved` as for `tree_entries`.
 
     Raises `IntakeError` as `tree_entries` does, or if `bundle` is not a directory.
     """
     if not bundle.is_dir():
         raise IntakeError("bundle is not a directory", file=bundle)
     hasher = hashlib.sha256()
-    for entry in tree_entries(bundle, cache):
+    for entry in tree_entries(bundle, cache, resolved=resolved):
         hasher.update(entry.line())
     return PREFIX + hasher.hexdigest()
 

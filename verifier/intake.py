@@ -10,6 +10,7 @@ from verifier.errors import IntakeError
 from verifier.manifests import LoadedManifest, load_manifest
 from verifier.root import VerificationRoot
 from verifier.seal import StatCache
+from verifier.validated import ValidatedCache
 
 
 @dataclass(frozen=True)
@@ -26,18 +27,15 @@ class IntakeResult:
 
     def line(self) -> str:
         if self.manifest is not None:
-            model = self.manifest.model
-            return f"{self.paper}: valid ({len(model.claims)} claims, {len(model.repros)} repros, sealed)"
+            claims, repros = self.manifest.counts
+            return f"{self.paper}: valid ({claims} claims, {repros} repros, sealed)"
         return f"{self.paper}: invalid"
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"paper": self.paper, "ok": self.ok, "error": self.error}
         if self.manifest is not None:
-            out.update(
-                digest=self.manifest.digest,
-                claims=len(self.manifest.model.claims),
-                repros=len(self.manifest.model.repros),
-            )
+            claims, repros = self.manifest.counts
+            out.update(digest=self.manifest.digest, claims=claims, repros=repros)
         return out
 
 
@@ -46,16 +44,19 @@ def validate_papers(root_dir: Path, home: Path, paper_ids: list[str]) -> list[In
 
     Raises `IntakeError` when the root itself is not a directory; a bad
     paper is reported in its result, so one broken manifest does not hide
-    the others. Side effects: updates the stat cache under `home`.
+    the others. Side effects: updates the stat cache and the validated
+    cache (`verifier.validated`) under `home`.
     """
-    root = VerificationRoot.at(root_dir)
+    root = VerificationRoot.at(root_dir).for_one_pass()
     ids = paper_ids or root.paper_ids()
     cache = StatCache(home)
+    validated = ValidatedCache(home)
     results = []
     for paper in ids:
         try:
-            results.append(IntakeResult(paper, load_manifest(root, paper, cache=cache), None))
+            results.append(IntakeResult(paper, load_manifest(root, paper, cache=cache, validated=validated), None))
         except IntakeError as e:
             results.append(IntakeResult(paper, None, e.diagnostics()))
     cache.flush()
+    validated.flush()
     return results

@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import math
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +31,54 @@ from verifier.root import split_claim_id as split_claim_id  # its home is root.p
 from verifier.safeload import MANIFEST_CAPS, load_json, load_yaml, read_capped
 from verifier.schemas import first_error
 from verifier.seal import StatCache
+from verifier.validated import Pins, ValidatedCache
 
 _LOCATED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$")
 
 
-@dataclass(frozen=True)
 class LoadedManifest:
-    """A validated manifest with its bytes' digest and its resolved paths."""
+    """A validated manifest with its bytes' digest and its resolved paths.
 
-    path: Path
-    digest: str
-    model: PaperManifest
-    bundles: dict[str, Path] = field(default_factory=dict)
-    inputs: dict[str, dict[str, Path]] = field(default_factory=dict)
+    The model is built on first use when intake took it from the validated
+    cache (`verifier.validated`): Gate 0 itself needs only the pins, and
+    `verify validate` only the counts.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        digest: str,
+        model: PaperManifest | None = None,
+        bundles: dict[str, Path] | None = None,
+        inputs: dict[str, dict[str, Path]] | None = None,
+        *,
+        raw: bytes | None = None,
+        pins: Pins | None = None,
+    ) -> None:
+        if model is None and (raw is None or pins is None):
+            raise ValueError("a LoadedManifest needs its model, or its bytes and pins")
+        self.path = path
+        self.digest = digest
+        self.bundles = bundles if bundles is not None else {}
+        self.inputs = inputs if inputs is not None else {}
+        self._model = model
+        self._raw = raw
+        self._pins = pins
+
+    @property
+    def model(self) -> PaperManifest:
+        if self._model is None:
+            assert self._raw is not None
+            # These bytes validated under this very code (the cache's key): this cannot fail.
+            self._model = validate_document(parse_document(self._raw, self.shown), self.shown)
+        return self._model
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(claims, repros), without building the model."""
+        if self._model is None and self._pins is not None:
+            return self._pins.claims, len(self._pins.repros)
+        return len(self.model.claims), len(self.model.repros)
 
     @property
     def shown(self) -> str:
@@ -71,8 +105,13 @@ def load_manifest(
     *,
     check_seals: bool = True,
     cache: StatCache | None = None,
+    validated: ValidatedCache | None = None,
 ) -> LoadedManifest:
     """Gate 0 for one paper (steps in the module docstring).
+
+    With `validated`, steps 2-4 are skipped for manifest bytes that passed
+    them before under the same code (`verifier.validated`); steps 5 and 6,
+    which depend on files outside the manifest, always run.
 
     Raises `IntakeError` on the first problem found.
     """
@@ -81,6 +120,25 @@ def load_manifest(
     # (1): read and parse; a manifest symlinked out of the root would put a host file's lines in errors
     root.resolve_inside(shown, file=Path(shown), field="")
     raw = _read(path, shown)
+    digest = bytes_digest(raw)
+    pins = validated.get(paper_id, digest) if validated is not None else None
+    model = None
+    if pins is None:
+        model = _validate(raw, paper_id, shown)
+        pins = Pins.of(model)
+    # (5): paths inside the root
+    bundles, inputs = _resolve_paths(root, pins, shown)
+    # (6): seals and input digests
+    if check_seals:
+        verify_seals(pins, bundles, inputs, shown=shown, cache=cache)
+        _verify_proof_digests(root, pins, shown)
+        if validated is not None and model is not None:
+            validated.put(paper_id, digest, pins)  # only a manifest that passed every step
+    return LoadedManifest(path, digest, model, bundles, inputs, raw=raw, pins=pins)
+
+
+def _validate(raw: bytes, paper_id: str, shown: str) -> PaperManifest:
+    """Steps 1 (parse) to 4: a function of the bytes, the paper id and the verifier's code alone."""
     document = parse_document(raw, shown)
     # (2)+(3): the published schema, then the model's cross-field rules
     model = validate_document(document, shown)
@@ -88,13 +146,7 @@ def load_manifest(
     # (4): the id names the directory
     if model.id != paper_id:
         raise IntakeError(f"id {model.id!r} does not match its directory {paper_id!r}", file=shown, field="id")
-    # (5): paths inside the root
-    bundles, inputs = _resolve_paths(root, model, shown)
-    # (6): seals and input digests
-    if check_seals:
-        verify_seals(model, bundles, inputs, shown=shown, cache=cache)
-        _verify_proof_digests(root, model, shown)
-    return LoadedManifest(path=path, digest=bytes_digest(raw), model=model, bundles=bundles, inputs=inputs)
+    return model
 
 
 def _check_checks(model: PaperManifest, shown: str) -> None:
@@ -202,47 +254,45 @@ def build_model(model: type[PaperManifest], document: dict[str, Any], shown: str
 
 
 def _resolve_paths(
-    root: VerificationRoot, model: PaperManifest, shown: str
+    root: VerificationRoot, pins: Pins, shown: str
 ) -> tuple[dict[str, Path], dict[str, dict[str, Path]]]:
     bundles: dict[str, Path] = {}
     inputs: dict[str, dict[str, Path]] = {}
-    for i, repro in enumerate(model.repros):
+    at = Path(shown)
+    for i, repro in enumerate(pins.repros):
         where = f"repros[{i}]"
-        bundle = root.resolve_inside(repro.bundle, file=Path(shown), field=f"{where}.bundle")
+        bundle = root.resolve_inside(repro.bundle, file=at, field=f"{where}.bundle")
         if not bundle.is_dir():
             raise IntakeError(f"bundle {repro.bundle!r} is not a directory", file=shown, field=f"{where}.bundle")
         bundles[repro.id] = bundle
         inputs[repro.id] = {}
-        for j, item in enumerate(repro.inputs):
-            resolved = root.resolve_inside(item.path, file=Path(shown), field=f"{where}.inputs[{j}].path")
+        for j, (item, _) in enumerate(repro.inputs):
+            resolved = root.resolve_inside(item, file=at, field=f"{where}.inputs[{j}].path")
             if not resolved.is_file():
-                raise IntakeError(f"input {item.path!r} is not a file", file=shown, field=f"{where}.inputs[{j}].path")
-            inputs[repro.id][item.path] = resolved
-    for i, claim in enumerate(model.claims):
-        if claim.proof is not None:
-            proof = root.resolve_inside(claim.proof.file, file=Path(shown), field=f"claims[{i}].proof.file")
-            if not proof.is_file():
-                raise IntakeError(f"proof file {claim.proof.file!r} is not a file", file=shown, field=f"claims[{i}].proof.file")
-    if model.source.report is not None:
-        root.resolve_inside(model.source.report, file=Path(shown), field="source.report")
+                raise IntakeError(f"input {item!r} is not a file", file=shown, field=f"{where}.inputs[{j}].path")
+            inputs[repro.id][item] = resolved
+    for i, file, _ in pins.proofs:
+        proof = root.resolve_inside(file, file=at, field=f"claims[{i}].proof.file")
+        if not proof.is_file():
+            raise IntakeError(f"proof file {file!r} is not a file", file=shown, field=f"claims[{i}].proof.file")
+    if pins.report is not None:
+        root.resolve_inside(pins.report, file=at, field="source.report")
     return bundles, inputs
 
 
-def _verify_proof_digests(root: VerificationRoot, model: PaperManifest, shown: str) -> None:
+def _verify_proof_digests(root: VerificationRoot, pins: Pins, shown: str) -> None:
     """A proof file is pinned like an input: its digest must match."""
-    for i, claim in enumerate(model.claims):
-        if claim.proof is None:
-            continue
+    for i, file, sha256 in pins.proofs:
         field_name = f"claims[{i}].proof.sha256"
-        if claim.proof.sha256 is None:
-            raise IntakeError(f"no digest: run `verify seal {model.id}`", file=shown, field=field_name)
-        actual = hex_of(read_file_digest(root.path / claim.proof.file))
-        if actual != claim.proof.sha256:
-            raise IntakeError(f"digest mismatch: {claim.proof.file!r} now digests to {actual}", file=shown, field=field_name)
+        if sha256 is None:
+            raise IntakeError(f"no digest: run `verify seal {pins.paper}`", file=shown, field=field_name)
+        actual = hex_of(read_file_digest(root.path / file))
+        if actual != sha256:
+            raise IntakeError(f"digest mismatch: {file!r} now digests to {actual}", file=shown, field=field_name)
 
 
 def verify_seals(
-    model: PaperManifest,
+    pins: Pins,
     bundles: dict[str, Path],
     inputs: dict[str, dict[str, Path]],
     *,
@@ -254,27 +304,27 @@ def verify_seals(
     Raises `IntakeError` for a missing seal or digest, or one that does not match.
     """
     sealed_trees: dict[Path, str] = {}
-    for i, repro in enumerate(model.repros):
+    for i, repro in enumerate(pins.repros):
         where = f"repros[{i}]"
         if repro.seal is None:
-            raise IntakeError(f"no seal: run `verify seal {model.id}`", file=shown, field=f"{where}.seal")
+            raise IntakeError(f"no seal: run `verify seal {pins.paper}`", file=shown, field=f"{where}.seal")
         bundle = bundles[repro.id]
         if bundle not in sealed_trees:  # papers often share one bundle between repros
-            sealed_trees[bundle] = tree_digest(bundle, cache)
+            sealed_trees[bundle] = tree_digest(bundle, cache, resolved=True)  # resolved by step 5
         if sealed_trees[bundle] != repro.seal:
             raise IntakeError(
                 f"seal mismatch: bundle {repro.bundle!r} now digests to {sealed_trees[bundle]}",
                 file=shown,
                 field=f"{where}.seal",
             )
-        for j, item in enumerate(repro.inputs):
+        for j, (item, sha256) in enumerate(repro.inputs):
             field_name = f"{where}.inputs[{j}].sha256"
-            if item.sha256 is None:
-                raise IntakeError(f"no digest: run `verify seal {model.id}`", file=shown, field=field_name)
-            path = inputs[repro.id][item.path]
+            if sha256 is None:
+                raise IntakeError(f"no digest: run `verify seal {pins.paper}`", file=shown, field=field_name)
+            path = inputs[repro.id][item]
             actual = hex_of(cache.digest(path, path.stat()) if cache is not None else read_file_digest(path))
-            if actual != item.sha256:
-                raise IntakeError(f"digest mismatch: {item.path!r} now digests to {actual}", file=shown, field=field_name)
+            if actual != sha256:
+                raise IntakeError(f"digest mismatch: {item!r} now digests to {actual}", file=shown, field=field_name)
 
 
 def seal_manifest(root: VerificationRoot, paper_id: str, *, cache: StatCache | None = None) -> list[tuple[str, str]]:

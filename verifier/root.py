@@ -10,7 +10,8 @@ from __future__ import annotations
 import errno
 import os
 import re
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from verifier.errors import IntakeError
@@ -32,9 +33,14 @@ def split_claim_id(global_id: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class VerificationRoot:
-    """A directory holding `manifests/<paper-id>/manifest.yaml` and the bundles they cite."""
+    """A directory holding `manifests/<paper-id>/manifest.yaml` and the bundles they cite.
+
+    A root made by `for_one_pass` remembers each directory it resolved (see
+    `_realpath`); a plain one resolves every path afresh.
+    """
 
     path: Path
+    _dirs: dict[str, str] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def at(cls, path: Path) -> VerificationRoot:
@@ -43,6 +49,15 @@ class VerificationRoot:
         if not resolved.is_dir():
             raise IntakeError("verification root is not a directory", file=path)
         return cls(resolved)
+
+    def for_one_pass(self) -> VerificationRoot:
+        """This root, remembering resolved directories for the length of one pass (one intake call).
+
+        A thousand papers share the root's directories; each is resolved once.
+        A symlink swapped during the pass may go unseen by the rest of it, as
+        one swapped between a resolve and a read always can; the next pass sees it.
+        """
+        return VerificationRoot(self.path, {})
 
     @property
     def manifests_dir(self) -> Path:
@@ -75,12 +90,12 @@ class VerificationRoot:
         """
         if "\0" in relative:
             raise IntakeError("path contains a NUL byte", file=file, field=field)
-        if PurePosixPath(relative).is_absolute() or Path(relative).is_absolute():
+        if relative.startswith("/") or PurePosixPath(relative).is_absolute() or Path(relative).is_absolute():
             raise IntakeError(f"path {relative!r} is absolute; paths are relative to the root", file=file, field=field)
         # os.path.realpath resolves `..` and every symlink, like Path.resolve, at a fraction of its cost.
         joined = os.path.join(self._prefix, relative)
         try:
-            resolved = os.path.realpath(joined, strict=True)
+            resolved = self._realpath(joined)
         except FileNotFoundError:
             resolved = os.path.realpath(joined)  # a missing file is reported by the caller
             _refuse_loop(resolved, relative, file=file, field=field)
@@ -89,6 +104,29 @@ class VerificationRoot:
         if not (resolved + os.sep).startswith(self._prefix):
             raise IntakeError(f"path {relative!r} leaves the verification root", file=file, field=field)
         return Path(resolved)
+
+    def _realpath(self, path: str) -> str:
+        """`os.path.realpath(path, strict=True)`, taking the parent's from the pass's memo when there is one.
+
+        Only a leaf that exists and is not a symlink is joined to its parent's
+        resolved path (what realpath computes for it); anything else, and any
+        error, is realpath's own.
+        """
+        if self._dirs is None:
+            return os.path.realpath(path, strict=True)
+        parent, name = os.path.split(path)
+        if not parent or name in ("", ".", "..") or parent == path:
+            return os.path.realpath(path, strict=True)
+        try:
+            link = stat.S_ISLNK(os.lstat(path).st_mode)
+        except OSError:
+            link = True
+        if link:
+            return os.path.realpath(path, strict=True)
+        resolved = self._dirs.get(parent)
+        if resolved is None:
+            resolved = self._dirs[parent] = self._realpath(parent)
+        return os.path.join(resolved, name)
 
     @property
     def _prefix(self) -> str:
