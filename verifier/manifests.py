@@ -116,7 +116,7 @@ def load_manifest(
     Raises `IntakeError` on the first problem found.
     """
     path = root.manifest_path(paper_id)
-    shown = root.relative(path)
+    shown = f"manifests/{paper_id}/manifest.yaml"  # root.relative(path), which manifest_path formed
     # (1): read and parse; a manifest symlinked out of the root would put a host file's lines in errors
     root.resolve_inside(shown, file=Path(shown), field="")
     raw = _read(path, shown)
