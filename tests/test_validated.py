@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tests.conftest import FORMULA, RootFactory, manifest_document
 from verifier import manifests, validated
 from verifier.cli import main
+from verifier.digest import bytes_digest
 from verifier.errors import IntakeError
 from verifier.intake import validate_papers
 from verifier.manifests import load_manifest, seal_manifest
@@ -410,3 +411,15 @@ def test_fast_and_slow_intake_agree(edit: tuple[dict[str, Any], str]) -> None:
             (base / "outside").mkdir()
             CHANGES[change][0](vroot, base / "outside")
             assert _outcome(validate_papers(root, home, [])[0]) == _slow(root)
+
+
+def test_each_paper_keeps_only_its_newest_versions(make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_root(manifest_document(), manifest_document("other-paper"))
+    for title in range(validated.MAX_PER_PAPER + 3):
+        path = root.path / FILE
+        path.write_text(json.dumps({**json.loads(path.read_text()), "title": f"T{title}"}, indent=2))
+        assert cli(capsys, root)[0] == 0
+    keys = list(json.loads(cache_file(root).read_bytes())["entries"])
+    assert sum(k.startswith("demo-paper ") for k in keys) == validated.MAX_PER_PAPER
+    assert [k for k in keys if k.startswith("other-paper ")] != []  # another paper's entry stays
+    assert keys[-1] == f"demo-paper {bytes_digest((root.path / FILE).read_bytes())}"

@@ -18,9 +18,11 @@ any of them empties the cache. Only a manifest that passed every step is
 kept, so an invalid one always takes the slow path and its error.
 
 Storage: `<home>/intake/validated.json`, one file for all papers (one read
-per call), replaced atomically when a call added entries; an unreadable or
-malformed file, or entry, counts as absent. Concurrent writers lose entries,
-never correctness: the cache only saves time.
+per call), replaced atomically when a call added entries, keeping the newest
+few versions of each paper; an unreadable or malformed file, or entry,
+counts as absent. Concurrent writers lose entries, never correctness: the
+cache only saves time. The home is trusted as the stat cache in it is: who
+can write there can make a changed file pass either way.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 
 FORMAT: Final = 1
 PACKAGE_DIR: Final = Path(__file__).resolve().parent
+MAX_PER_PAPER: Final = 4  # the newest versions of each paper (a branch switched back and forth, a shared home)
 MAX_ENTRIES: Final = 20_000  # beyond this the oldest entries go (about 300 bytes each)
 _LIBRARIES: Final = ("pydantic", "pydantic-core", "ruamel.yaml")
 
@@ -117,15 +120,16 @@ class ValidatedCache:
         """Remember that these bytes of this paper passed every step of Gate 0."""
         entries = self._load()
         if self._code is not None:
-            entries[_key(paper, digest)] = _json_of(pins)
+            key = _key(paper, digest)
+            entries.pop(key, None)  # the newest last
+            entries[key] = _json_of(pins)
             self._dirty = True
 
     def flush(self) -> None:
         """Write the entries when some were added; never raises."""
         if not self._dirty or self._entries is None or self._code is None:
             return
-        entries = list(self._entries.items())[-MAX_ENTRIES:]
-        document = {"format": FORMAT, "code": self._code, "entries": dict(entries)}
+        document = {"format": FORMAT, "code": self._code, "entries": _pruned(self._entries)}
         try:
             atomic_write(self._file, json.dumps(document, separators=(",", ":")).encode())
             self._dirty = False
@@ -154,7 +158,19 @@ class ValidatedCache:
 
 
 def _key(paper: str, digest: str) -> str:
-    return f"{paper} {digest}"
+    return f"{paper} {digest}"  # a paper id has no space
+
+
+def _pruned(entries: dict[str, Any]) -> dict[str, Any]:
+    """The newest `MAX_PER_PAPER` entries of each paper, and of those the newest `MAX_ENTRIES` (oldest first)."""
+    kept: list[tuple[str, Any]] = []
+    per_paper: dict[str, int] = {}
+    for key, entry in reversed(entries.items()):
+        paper = key.split(" ", 1)[0]
+        per_paper[paper] = per_paper.get(paper, 0) + 1
+        if per_paper[paper] <= MAX_PER_PAPER:
+            kept.append((key, entry))
+    return dict(reversed(kept[:MAX_ENTRIES]))
 
 
 def _json_of(pins: Pins) -> list[Any]:
