@@ -47,7 +47,7 @@ def validate_papers(root_dir: Path, home: Path, paper_ids: list[str]) -> list[In
     the others. Side effects: updates the stat cache and the validated
     cache (`verifier.validated`) under `home`.
     """
-    root = VerificationRoot.at(root_dir).for_one_pass()
+    root = VerificationRoot.at(root_dir)
     ids = paper_ids or root.paper_ids()
     cache = StatCache(home)
     validated = ValidatedCache(home)

@@ -33,14 +33,11 @@ def split_claim_id(global_id: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class VerificationRoot:
-    """A directory holding `manifests/<paper-id>/manifest.yaml` and the bundles they cite.
-
-    A root made by `for_one_pass` remembers each directory it resolved (see
-    `_realpath`); a plain one resolves every path afresh.
-    """
+    """A directory holding `manifests/<paper-id>/manifest.yaml` and the bundles they cite."""
 
     path: Path
-    _dirs: dict[str, str] | None = field(default=None, compare=False, repr=False)
+    # Set by `at`: `path` is a real path, so a path under it with no symlink is its own realpath.
+    _real: bool = field(default=False, compare=False, repr=False)
 
     @classmethod
     def at(cls, path: Path) -> VerificationRoot:
@@ -48,16 +45,7 @@ class VerificationRoot:
         resolved = path.resolve()
         if not resolved.is_dir():
             raise IntakeError("verification root is not a directory", file=path)
-        return cls(resolved)
-
-    def for_one_pass(self) -> VerificationRoot:
-        """This root, remembering resolved directories for the length of one pass (one intake call).
-
-        A thousand papers share the root's directories; each is resolved once.
-        A symlink swapped during the pass may go unseen by the rest of it, as
-        one swapped between a resolve and a read always can; the next pass sees it.
-        """
-        return VerificationRoot(self.path, {})
+        return cls(resolved, True)
 
     @property
     def manifests_dir(self) -> Path:
@@ -96,7 +84,7 @@ class VerificationRoot:
         # os.path.realpath resolves `..` and every symlink, like Path.resolve, at a fraction of its cost.
         joined = os.path.join(self._prefix, relative)
         try:
-            resolved = self._realpath(joined)
+            resolved = self._realpath(joined, relative)
         except FileNotFoundError:
             resolved = os.path.realpath(joined)  # a missing file is reported by the caller
             _refuse_loop(resolved, relative, file=file, field=field)
@@ -106,28 +94,28 @@ class VerificationRoot:
             raise IntakeError(f"path {relative!r} leaves the verification root", file=file, field=field)
         return Path(resolved)
 
-    def _realpath(self, path: str) -> str:
-        """`os.path.realpath(path, strict=True)`, taking the parent's from the pass's memo when there is one.
+    def _realpath(self, joined: str, relative: str) -> str:
+        """`os.path.realpath(joined, strict=True)`, by an lstat of each component when that is enough.
 
-        Only a leaf that exists and is not a symlink is joined to its parent's
-        resolved path (what realpath computes for it); anything else, and any
-        error, is realpath's own.
+        Under a real root, a relative path of plain names (no `.`, `..` or
+        empty part) none of which is a symlink is its own realpath: the same
+        lstat calls realpath makes, without its bookkeeping (intake resolves
+        every path of every paper on every call). Anything else, a symlink, a
+        missing part or any error, is realpath's own answer.
         """
-        if self._dirs is None:
-            return os.path.realpath(path, strict=True)
-        parent, name = os.path.split(path)
-        if not parent or name in ("", ".", "..") or parent == path:
-            return os.path.realpath(path, strict=True)
-        try:
-            link = stat.S_ISLNK(os.lstat(path).st_mode)
-        except OSError:
-            link = True
-        if link:
-            return os.path.realpath(path, strict=True)
-        resolved = self._dirs.get(parent)
-        if resolved is None:
-            resolved = self._dirs[parent] = self._realpath(parent)
-        return os.path.join(resolved, name)
+        parts = relative.split("/")
+        if not self._real or "" in parts or "." in parts or ".." in parts:
+            return os.path.realpath(joined, strict=True)
+        path = self._prefix.rstrip(os.sep)
+        for part in parts:
+            path = f"{path}{os.sep}{part}"
+            try:
+                link = stat.S_ISLNK(os.lstat(path).st_mode)
+            except OSError:
+                link = True
+            if link:
+                return os.path.realpath(joined, strict=True)
+        return path
 
     @property
     def _prefix(self) -> str:
