@@ -176,13 +176,12 @@ class Runner:
             # (4): the seal and inputs, hashed again in full
             void_reason = _changed_during_run(plan, self._stat)
             # (5): artifacts and the record
-            return self.store(plan, key, request, result, outcome, out_dir, void_reason=void_reason)
+            return self.store(plan, key, result, outcome, out_dir, void_reason=void_reason)
 
     def store(
         self,
         plan: RunPlan,
         key: str,
-        request: SandboxRequest,
         result: SandboxResult,
         outcome: RunOutcome,
         out_dir: Path,
@@ -198,21 +197,13 @@ class Runner:
         if void_reason is not None:
             outcome = replace(outcome, status="void", reason=void_reason, results=None)  # type: ignore[arg-type]
         with self._lock:
-            record = self._record(plan, key, request, result, outcome, out_dir)
+            record = self._record(plan, key, result, outcome, out_dir)
             if environment is not None:
                 record = record.model_copy(update={"environment": environment})
             self.ledger.add_run(record)
         return ObtainedRun(record, outcome.results if outcome.status == "ok" else None, cached=False)
 
-    def _record(
-        self,
-        plan: RunPlan,
-        key: str,
-        request: SandboxRequest,
-        result: SandboxResult,
-        outcome: RunOutcome,
-        out_dir: Path,
-    ) -> RunRecord:
+    def _record(self, plan: RunPlan, key: str, result: SandboxResult, outcome: RunOutcome, out_dir: Path) -> RunRecord:
         outputs = []
         results_digest = None
         for rel in sorted(outcome.outputs):

@@ -290,6 +290,5 @@ def receive(runner: Runner, plan: RunPlan, key: str, report: NodeReport) -> Obta
             environment["image_digest"] = result.image_digest
         environment["node"] = dict(report.node)
         record_key = key if report.fingerprint == runner.environment(plan) else run_key(plan, report.fingerprint)
-        request = request_for(plan, out_dir=out_dir, log_dir=log_dir)
-        return runner.store(plan, record_key, request, result, outcome, out_dir,
+        return runner.store(plan, record_key, result, outcome, out_dir,
                             void_reason=void_reason, environment=environment)
