@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RootFactory
-from verifier import clock, fastpath
+from verifier import build, clock, fastpath
 from verifier.cli import main
 from verifier.ledger import Ledger
 from verifier.manifests import seal_manifest
@@ -188,8 +188,8 @@ class TestAnyChangeTakesTheSlowPath:
 
     def test_the_policy_and_code(self, calls: Calls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         package = tmp_path / "package"
-        shutil.copytree(fastpath.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
-        monkeypatch.setattr(fastpath, "PACKAGE_DIR", package)
+        shutil.copytree(build.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+        monkeypatch.setattr(build, "PACKAGE_DIR", package)
         calls.stamped()
         calls.claim()
         assert calls.was_fast()
@@ -205,7 +205,7 @@ class TestAnyChangeTakesTheSlowPath:
 
     def test_the_verifier_version(self, calls: Calls, monkeypatch: pytest.MonkeyPatch) -> None:
         calls.stamped()
-        monkeypatch.setattr(fastpath, "__version__", "99.0.0")
+        monkeypatch.setattr(build, "__version__", "99.0.0")
         calls.claim()
         assert not calls.was_fast()
 

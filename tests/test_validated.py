@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import FORMULA, RootFactory, manifest_document
-from verifier import manifests, validated
+from verifier import build, manifests, validated
 from verifier.cli import main
 from verifier.digest import bytes_digest
 from verifier.errors import IntakeError
@@ -230,7 +230,7 @@ def test_a_new_verifier_version_empties_the_cache(
     root = make_root()
     assert cli(capsys, root)[0] == 0
     counted.clear()
-    monkeypatch.setattr(validated, "__version__", "99.0.0")
+    monkeypatch.setattr(build, "__version__", "99.0.0")
     assert cli(capsys, root)[0] == 0
     assert counted == [FILE]  # validated anew under the new version
     counted.clear()
@@ -245,7 +245,7 @@ def test_a_changed_code_file_empties_the_cache(
     package = tmp_path / "package"
     package.mkdir()
     (package / "models.py").write_text("A = 1\n")
-    monkeypatch.setattr(validated, "PACKAGE_DIR", package)
+    monkeypatch.setattr(build, "PACKAGE_DIR", package)
     root = make_root()
     assert cli(capsys, root)[0] == 0
     counted.clear()

@@ -48,14 +48,14 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from verifier import __version__, clock
+from verifier import clock
 from verifier.attest.store import has_signing_key
+from verifier.build import build_lines, stat_signature
 from verifier.canonical import digest_json
 from verifier.digest import bytes_digest, hex_of, walk_files
 from verifier.errors import IntakeError, LedgerError
@@ -70,7 +70,6 @@ if TYPE_CHECKING:
 
 FORMAT: Final = 2
 DIRECTORY: Final = "fastpath"
-PACKAGE_DIR: Final = Path(__file__).resolve().parent  # the verifier's own files: a code change is a change
 HOST_BACKENDS: Final = ("bwrap", "process")  # backends whose fingerprint is the host's (docker asks an engine)
 
 
@@ -296,7 +295,7 @@ def _round_trips(payload: dict[str, Any]) -> bool:
 def _state(invocation: Invocation, papers: list[tuple[str, dict[str, list[str]]]],
            sandbox: str | None) -> tuple[str, int] | None:
     """(digest of the state lines, newest mtime/ctime among the files read), or None if a file is unreadable."""
-    lines = [f"format {FORMAT}", f"verifier {__version__}", f"python {sys.version} {sys.executable}",
+    lines = [f"format {FORMAT}",
              f"invocation {invocation.command} {invocation.root} {invocation.home} {invocation.claim}"
              f" {invocation.backend} {invocation.tier}",
              f"signing key {has_signing_key(invocation.home)}"]
@@ -304,10 +303,10 @@ def _state(invocation: Invocation, papers: list[tuple[str, dict[str, list[str]]]
 
     def sig(st: os.stat_result) -> str:
         newest[0] = max(newest[0], st.st_mtime_ns, st.st_ctime_ns)
-        return f"{st.st_mode:o} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}"
+        return stat_signature(st)
 
     try:
-        lines += [f"code {rel} {sig(st)}" for _, rel, st in walk_files(str(PACKAGE_DIR))]
+        lines += build_lines(sig)
         resolve = _Resolver()
         for paper, deps in papers:
             lines += _paper_lines(invocation, paper, deps, sig, resolve)

@@ -28,14 +28,13 @@ can write there can make a changed file pass either way.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from verifier import __version__
-from verifier.digest import DIGEST_RE, bytes_digest, walk_files
+from verifier.build import build_lines
+from verifier.digest import DIGEST_RE, bytes_digest
 from verifier.errors import IntakeError
 from verifier.store import atomic_write
 
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
     from verifier.models import PaperManifest
 
 FORMAT: Final = 1
-PACKAGE_DIR: Final = Path(__file__).resolve().parent
 MAX_PER_PAPER: Final = 4  # the newest versions of each paper (a branch switched back and forth, a shared home)
 MAX_ENTRIES: Final = 20_000  # beyond this the oldest entries go (about 300 bytes each)
 _LIBRARIES: Final = ("pydantic", "pydantic-core", "ruamel.yaml")
@@ -89,11 +87,9 @@ class Pins:
 
 def code_identity() -> str | None:
     """Digest of the code that decides steps 1-4 (module docstring), or None if it cannot be read."""
-    lines = [f"format {FORMAT}", f"verifier {__version__}", f"python {sys.version} {sys.executable}"]
     try:
+        lines = [f"format {FORMAT}", *build_lines()]
         lines += [f"{name} {metadata.version(name)}" for name in _LIBRARIES]
-        for _, rel, st in walk_files(str(PACKAGE_DIR)):
-            lines.append(f"code {rel} {st.st_mode:o} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}")
     except (OSError, IntakeError, metadata.PackageNotFoundError):
         return None
     return bytes_digest("\n".join(lines).encode("utf-8", "surrogateescape"))
