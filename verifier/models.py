@@ -272,7 +272,7 @@ class InputFile(Document):
 # Custom resource names as a cluster scheduler (Ray) takes them, e.g. gpu_a100, accelerator_type:A100.
 RESOURCE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,127}$"
 ResourceName = Annotated[StrictStr, Field(pattern=RESOURCE_NAME_PATTERN)]
-ResourceAmount = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0001, le=1e9)]
+ResourceAmount = Annotated[Number, Field(ge=0.0001, le=1e9)]
 """Ray counts resources in units of 1/10000: a smaller amount would be rounded to nothing."""
 BUILTIN_RESOURCES = {
     "CPU": "limits.cpus", "GPU": "limits.gpus", "memory": "limits.memory_mb", "object_store_memory": "nothing: the verifier sizes it",
