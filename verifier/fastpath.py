@@ -60,7 +60,7 @@ from verifier.canonical import digest_json
 from verifier.digest import bytes_digest, hex_of, walk_files
 from verifier.errors import IntakeError, LedgerError
 from verifier.ledger import Ledger, body_of_json, record_json
-from verifier.root import VerificationRoot
+from verifier.root import VerificationRoot, plain_realpath
 from verifier.seal import RACY_WINDOW_NS
 from verifier.store import ArtifactStore, atomic_write
 
@@ -307,7 +307,7 @@ def _state(invocation: Invocation, papers: list[tuple[str, dict[str, list[str]]]
 
     try:
         lines += build_lines(sig)
-        resolve = _Resolver()
+        resolve = _resolver(invocation.root)
         for paper, deps in papers:
             lines += _paper_lines(invocation, paper, deps, sig, resolve)
     except (OSError, IntakeError):  # IntakeError: a directory that cannot be listed
@@ -319,24 +319,16 @@ def _state(invocation: Invocation, papers: list[tuple[str, dict[str, list[str]]]
     return bytes_digest("\n".join(lines).encode("utf-8", "surrogateescape")), newest[0]
 
 
-class _Resolver:
-    """`os.path.realpath`, with every directory resolved once: a thousand papers share the root's components."""
+def _resolver(root: Path) -> Callable[[str], str]:
+    """`os.path.realpath` for the paths of one state, by `plain_realpath` under a real root."""
+    base = str(root).rstrip(os.sep)
+    prefix = base + os.sep if os.path.realpath(base) == base else None
 
-    def __init__(self) -> None:
-        self._dirs: dict[str, str] = {}
+    def resolve(path: str) -> str:
+        plain = plain_realpath(base, path[len(prefix):]) if prefix and path.startswith(prefix) else None
+        return plain if plain is not None else os.path.realpath(path)
 
-    def __call__(self, path: str) -> str:
-        parent, name = os.path.split(path)
-        if not parent or not name or name in (".", "..") or parent == path:
-            return os.path.realpath(path)
-        try:
-            if stat.S_ISLNK(os.lstat(path).st_mode):
-                return os.path.realpath(path)
-        except OSError:
-            return os.path.realpath(path)  # missing, or a parent that is not a directory: realpath says what it says
-        if parent not in self._dirs:
-            self._dirs[parent] = self(parent)
-        return os.path.join(self._dirs[parent], name)
+    return resolve
 
 
 def _paper_lines(invocation: Invocation, paper: str, deps: dict[str, list[str]],

@@ -95,27 +95,9 @@ class VerificationRoot:
         return Path(resolved)
 
     def _realpath(self, joined: str, relative: str) -> str:
-        """`os.path.realpath(joined, strict=True)`, by an lstat of each component when that is enough.
-
-        Under a real root, a relative path of plain names (no `.`, `..` or
-        empty part) none of which is a symlink is its own realpath: the same
-        lstat calls realpath makes, without its bookkeeping (intake resolves
-        every path of every paper on every call). Anything else, a symlink, a
-        missing part or any error, is realpath's own answer.
-        """
-        parts = relative.split("/")
-        if not self._real or "" in parts or "." in parts or ".." in parts:
-            return os.path.realpath(joined, strict=True)
-        path = self._prefix.rstrip(os.sep)
-        for part in parts:
-            path = f"{path}{os.sep}{part}"
-            try:
-                link = stat.S_ISLNK(os.lstat(path).st_mode)
-            except OSError:
-                link = True
-            if link:
-                return os.path.realpath(joined, strict=True)
-        return path
+        """`os.path.realpath(joined, strict=True)`, by `plain_realpath` when that is enough."""
+        plain = plain_realpath(str(self.path), relative) if self._real else None
+        return plain if plain is not None else os.path.realpath(joined, strict=True)
 
     @property
     def _prefix(self) -> str:
@@ -139,3 +121,27 @@ def _refuse_loop(resolved: str, relative: str, *, file: Path, field: str) -> Non
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise IntakeError(f"path {relative!r} cannot be resolved: {e.strerror}", file=file, field=field) from e
+
+
+def plain_realpath(real_base: str, relative: str) -> str | None:
+    """The realpath of `relative` under the real directory `real_base`, when an lstat of each component shows it.
+
+    A relative path of plain names (no `.`, `..` or empty part) none of which
+    is a symlink is its own realpath: the same lstat calls realpath makes,
+    without its bookkeeping (intake and the fast path resolve every path of
+    every paper on every call). None for anything else (a symlink, a missing
+    part, any error): the caller asks `os.path.realpath`, whose answer that is.
+    """
+    parts = relative.split("/")
+    if "" in parts or "." in parts or ".." in parts:
+        return None
+    path = real_base.rstrip(os.sep)
+    for part in parts:
+        path = f"{path}{os.sep}{part}"
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return None
+        except OSError:
+            return None
+    return path
+
