@@ -80,3 +80,16 @@ def make_root(tmp_path: Path) -> RootFactory:
         return verification_root
 
     return factory
+
+
+def proof_root(make_root: RootFactory) -> tuple[VerificationRoot, Path]:
+    """An unsealed root whose manifest adds a proof claim, P1, and the proof file it names."""
+    document = manifest_document()
+    document["claims"].append({"id": "P1", "statement": "2 + 2 = 4", "kind": "proof",
+                               "source": {"section": "A"}, "proof": {"file": "proofs/t.lean", "theorem": "two_two"}})
+    root = make_root(document, seal=False)
+    (root.path / "proofs").mkdir()
+    lean = root.path / "proofs" / "t.lean"
+    lean.write_text("theorem two_two : 2 + 2 = 4 := rfl\n")
+    return root, lean
+

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RootFactory, manifest_document
+from tests.conftest import RootFactory, manifest_document, proof_root
 from verifier.cli import main
 
 FILE = "manifests/demo-paper/manifest.yaml"
@@ -181,12 +181,7 @@ def test_root_from_environment(make_root: RootFactory, capsys: pytest.CaptureFix
 
 
 def test_proof_file_is_pinned_by_its_digest(make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
-    document = manifest_document()
-    document["claims"].append({"id": "P1", "statement": "2 + 2 = 4", "kind": "proof",
-                               "source": {"section": "A"}, "proof": {"file": "proofs/t.lean", "theorem": "two_two"}})
-    root = make_root(document, seal=False)
-    (root.path / "proofs").mkdir()
-    (root.path / "proofs" / "t.lean").write_text("theorem two_two : 2 + 2 = 4 := rfl\n")
+    root, _ = proof_root(make_root)
     assert run_cli(capsys, "--root", str(root.path), "seal", "demo-paper")[0] == 0
     assert run_cli(capsys, "--root", str(root.path), "validate")[0] == 0
     (root.path / "proofs" / "t.lean").write_text("theorem two_two : 2 + 2 = 5 := sorry\n")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import FORMULA, RootFactory, manifest_document
+from tests.conftest import FORMULA, RootFactory, manifest_document, proof_root
 from verifier import build, manifests, validated
 from verifier.cli import main
 from verifier.digest import bytes_digest
@@ -189,13 +189,7 @@ def test_every_change_gets_the_slow_paths_answer(
 
 
 def test_proof_file_change_and_removal(make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> None:
-    document = manifest_document()
-    document["claims"].append({"id": "P1", "statement": "2 + 2 = 4", "kind": "proof",
-                               "source": {"section": "A"}, "proof": {"file": "proofs/t.lean", "theorem": "two_two"}})
-    root = make_root(document, seal=False)
-    (root.path / "proofs").mkdir()
-    lean = root.path / "proofs" / "t.lean"
-    lean.write_text("theorem two_two : 2 + 2 = 4 := rfl\n")
+    root, lean = proof_root(make_root)
     assert main(["--root", str(root.path), "seal", "demo-paper"]) == 0
     assert cli(capsys, root)[0] == 0 and cli(capsys, root)[0] == 0
     lean.write_text("theorem two_two : 2 + 2 = 5 := sorry\n")
