@@ -381,7 +381,18 @@ def evaluate(model: Any, tok: Any, data: Data, tier: Tier) -> dict[str, Any]:
 # --- the grid ---------------------------------------------------------------------------
 
 
-def run_cell(cell: Cell, data: Data, tok: Any, tier: Tier, seed: int, links: dict[tuple[str, int], Any], timings: dict[str, float]) -> dict[str, Any]:
+def run_cell(
+    cell: Cell,
+    data: Data,
+    tok: Any,
+    tier: Tier,
+    seed: int,
+    links: dict[tuple[str, int], Any],
+    timings: dict[str, float],
+    floor_c: dict[str, Any],
+) -> dict[str, Any]:
+    """One cell's arms. `floor_c` holds `untrained_C` once computed: with one tokenizer and one
+    contrastive set per seed it is the same model in every cell, so it is trained once."""
     from repro.weam.align import alignment_error_rate
 
     spec = corpus(data, cell, tier, links)
@@ -413,9 +424,14 @@ def run_cell(cell: Cell, data: Data, tok: Any, tier: Tier, seed: int, links: dic
         models[arm] = model
         timings[f"{cell.name}/{arm}"] = round(time.perf_counter() - t0, 2)
     for arm in contrastive:
+        if arm == "untrained" and "untrained_C" in floor_c:
+            arms["untrained_C"] = copy.deepcopy(floor_c["untrained_C"])
+            continue
         t0 = time.perf_counter()
         model, res = contrastive_stage(models[arm], data.contrastive, tok, tier, seed)
         arms[f"{arm}_C"] = {"loss": tail(res.losses), "eval": evaluate(model, tok, data, tier)}
+        if arm == "untrained":
+            floor_c["untrained_C"] = copy.deepcopy(arms["untrained_C"])
         timings[f"{cell.name}/{arm}_C"] = round(time.perf_counter() - t0, 2)
     out["arms"] = arms
     summary = ", ".join(f"{a} {v['eval']['low_acc_last']:.3f}/{v['eval']['high_acc_last']:.3f}" for a, v in arms.items())
@@ -434,10 +450,11 @@ def run_grid(tier: Tier, seed: int) -> tuple[dict[str, Any], dict[str, float]]:
     results: dict[str, Any] = {"tokenizer": tokenizer_stats(tok, data), "cells": {}}
     timings["data"] = round(time.perf_counter() - t_start, 2)
     links: dict[tuple[str, int], Any] = {}
+    floor_c: dict[str, Any] = {}
     cells = plan(tier)
     for i, cell in enumerate(cells):
         log(f"cell {i + 1}/{len(cells)} {cell.name}")
-        results["cells"][cell.name] = run_cell(cell, data, tok, tier, seed, links, timings)
+        results["cells"][cell.name] = run_cell(cell, data, tok, tier, seed, links, timings, floor_c)
     if tier.real:
         t0 = time.perf_counter()
         from repro.experiments.real import run_real

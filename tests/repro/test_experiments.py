@@ -74,7 +74,12 @@ def test_smoke_standin_writes_what_claims_read(tmp_path: Path) -> None:
     assert d["share_did"]["mlm_cont_C"] == round(d["share_effect"]["mlm_cont_C"] - d["share_effect"]["untrained_C"], 6)
     # one tokenizer for every cell: the untrained encoder cannot show a share effect
     assert d["share_effect"]["untrained"] == 0.0 and d["share_effect"]["untrained_C"] == 0.0
-    assert set(res["cells"]["scar_r1"]["arms"]) == {"untrained", "mlm", "mlm_cont", "weam", "untrained_C", "mlm_cont_C", "weam_C"}
+    # the scarcity cell asks about the share only: MLM-continued and the floor (smoke budget)
+    assert set(res["cells"]["scar_r1"]["arms"]) == {"untrained", "mlm", "mlm_cont", "untrained_C", "mlm_cont_C"}
+    # untrained_C is one model per seed (one tokenizer, one contrastive set): trained once
+    assert len({json.dumps(c["arms"]["untrained_C"], sort_keys=True) for c in res["cells"].values()}) == 1
+    timings = json.loads((out / "timings.json").read_text())
+    assert [k for k in timings if k.endswith("/untrained_C")] == ["imb_r1/untrained_C"]
     assert set(d["imbalance_at_fixed_low"]) == set(res["cells"]["scar_r1"]["arms"])
     assert set(d["weam_vs_weam_random"]) == {"imb_r1", "imb_r4"} and "low_acc_last" in d["weam_vs_mlm_cont"]["imb_r1"]
     tk = res["tokenizer"]
@@ -109,3 +114,4 @@ def test_full_tier_standin_with_real_languages(tmp_path: Path) -> None:
     assert {"untrained_C", "mlm_cont_C", "weam_C"} <= set(res["real"]["arms"])
     assert res["real"]["n_test"] == 10
     assert "imb_r4_a0.3" in res["cells"]
+    assert {"weam", "weam_C"} <= set(res["cells"]["scar_r1"]["arms"])  # cpu and full keep WEAM there
