@@ -277,3 +277,33 @@ def test_single_value_claims_never_import_scipy(make_root: RootFactory) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           cwd=str(Path(__file__).resolve().parent.parent), env=env)
     assert done.stdout.splitlines()[-1] == "0 False False"
+
+
+# Each seed's run waits (up to 20 s) until the other seed's run has started: only runs that
+# overlap in time both see 2.
+BARRIER = PRELUDE + (
+    "import time\n"
+    "meet = pathlib.Path(params['meet'])\n"
+    "(meet / str(seed)).touch()\n"
+    "deadline = time.monotonic() + 20\n"
+    "while len(list(meet.iterdir())) < 2 and time.monotonic() < deadline:\n"
+    "    time.sleep(0.02)\n"
+    "emit(together=len(list(meet.iterdir())))\n"
+)
+
+
+def test_claim_jobs_runs_a_claims_seeds_side_by_side(make_root: RootFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`verify claim --jobs 2` runs two seeds of one claim at once, as `paper` and `ci` do."""
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    claim = {"id": "C1", "statement": "Both seeds run at once.", "kind": "empirical",
+             "source": {"section": "4.1 Setup", "quote": "a learning rate of 5e-05"},
+             "reported": {"value": 1.5}, "check": {"op": "gt", "samples": {"min_seeds": 2}},
+             "evidence": {"repro": "R1", "output": "/together", "seeds": [0, 1]}}
+    repro = {"id": "R1", "bundle": "bundle", "entrypoint": ["python", "-m", "bundle.barrier"],
+             "limits": {"timeout_s": 60}, "params": {"meet": str(meet)}}
+    root = make_root(manifest_document(contract="paper-manifest-v1.2", claims=[claim], repros=[repro]), seal=False)
+    (root.path / "bundle" / "barrier.py").write_text(BARRIER)
+    seal_manifest(root, "demo-paper")
+    status, verdict = run_json(capsys, root, "claim", "demo-paper/C1", "--backend", "process", "--jobs", "2")
+    assert (status, verdict["status"], verdict["computed"]) == (0, "verified", [2.0, 2.0])

@@ -100,13 +100,14 @@ def _finish(session: Session, *, strict: bool, report: bool = True) -> None:
 @json_option
 @backend_option
 @no_cache_option
+@jobs_option
 @tier_option
 @strict_option
 @replicate_options
 @executor_options
 @click.pass_obj
-def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, tier: str, strict: bool,
-          replicate: bool, replicate_nonce: str | None, executor: ExecutorChoice) -> None:
+def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str,
+          strict: bool, replicate: bool, replicate_nonce: str | None, executor: ExecutorChoice) -> None:
     """Run Gates 0-2 for one claim (PAPER_ID/CLAIM_ID) and print its verdict."""
     from verifier import fastpath
 
@@ -120,7 +121,7 @@ def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache:
         _print_verdict(verdict, verdict["line"], as_json=as_json)
         raise click.exceptions.Exit(verdicts_exit_status([(verdict["status"], verdict["checkable"])], strict=strict))
     nonce = _nonce(replicate, replicate_nonce)
-    session = _verify(_options(app, backend, no_cache, 1, tier, strict, nonce, executor), [paper],
+    session = _verify(_options(app, backend, no_cache, jobs, tier, strict, nonce, executor), [paper],
                             select=lambda _, c: c.id == local, observer=observer_for(sys.stderr))
     outcome = session.papers[0]
     if outcome.intake.ok and not outcome.verdicts:  # the manifest is valid but has no such claim
