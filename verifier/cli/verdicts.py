@@ -61,8 +61,8 @@ def strict_option(func: Any) -> Any:
     return click.option("--strict", is_flag=True, help="Unverified checkable claims fail too (exit 3).")(func)
 
 
-def many_papers_options(func: Any) -> Any:
-    """The options `verify paper` and `verify ci` share, in their help's order."""
+def verdict_options(func: Any) -> Any:
+    """The options `verify claim`, `paper` and `ci` share, in their help's order."""
     for option in reversed((json_option, backend_option, no_cache_option, jobs_option, tier_option,
                             strict_option, replicate_options)):
         func = option(func)
@@ -97,13 +97,7 @@ def _finish(session: Session, *, strict: bool, report: bool = True) -> None:
 
 @click.command()
 @click.argument("claim_id")
-@json_option
-@backend_option
-@no_cache_option
-@jobs_option
-@tier_option
-@strict_option
-@replicate_options
+@verdict_options
 @executor_options
 @click.pass_obj
 def claim(app: AppContext, claim_id: str, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str,
@@ -179,7 +173,7 @@ def _answered(asked: fastpath.Invocation, *, as_json: bool, strict: bool) -> Non
 
 @click.command()
 @click.argument("paper_id")
-@many_papers_options
+@verdict_options
 @executor_options
 @click.pass_obj
 def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache: bool, jobs: int, tier: str, strict: bool,
@@ -202,7 +196,7 @@ def paper(app: AppContext, paper_id: str, as_json: bool, backend: str, no_cache:
 
 
 @click.command()
-@many_papers_options
+@verdict_options
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here.")
 @executor_options
