@@ -264,45 +264,67 @@ def tail(losses: list[float]) -> float:
     return r6(sum(losses[-n:]) / n)
 
 
-def pretrain_mlm(spec: Any, tok: Any, tier: Tier, seed: int, alpha: float) -> tuple[Any, Any]:
+class Examples:
+    """A corpus's training examples, encoded once and shared by every arm that trains on them
+    (encoding is deterministic, so sharing changes no number)."""
+
+    def __init__(self, spec: Any, tok: Any, tier: Tier, seed: int) -> None:
+        self.spec, self.tok, self.tier, self.seed = spec, tok, tier, seed
+        self._cache: dict[tuple[bool, str | None], dict[str, list[Any]]] = {}
+
+    def get(self, paired: bool, link_source: str | None = None) -> dict[str, list[Any]]:
+        from repro.weam.train import build_examples
+
+        key = (paired, link_source)
+        if key not in self._cache:
+            self._cache[key] = build_examples(
+                self.spec, self.tok, paired=paired, link_source=link_source, aligner=self.tier.aligner, seed=self.seed  # type: ignore[arg-type]
+            )
+        return self._cache[key]
+
+    @classmethod
+    def of_pairs(cls, pairs: Any, tok: Any, tier: Tier, seed: int) -> Examples:
+        """The examples of en-x1 `pairs` alone (the contrastive stage's)."""
+        from repro.weam.data.types import ParallelCorpus
+        from repro.weam.train import CorpusSpec
+
+        return cls(CorpusSpec(monolingual={}, parallel={HIGH: ParallelCorpus(EN, HIGH, tuple(pairs))}), tok, tier, seed)
+
+
+def pretrain_mlm(examples: Examples, tok: Any, tier: Tier, seed: int, alpha: float) -> tuple[Any, Any]:
     from repro.weam.objectives.registry import build_objective
-    from repro.weam.train import build_examples, train
+    from repro.weam.train import train
 
     model = initial_model(tier, tok, seed)
     obj = build_objective("mlm", vocab_size=tok.vocab_size, max_len=tier.max_len)
-    data = build_examples(spec, tok, paired=False, link_source=None, aligner=tier.aligner, seed=seed)
-    res = train(model, obj, data, train_cfg(tier, tier.pretrain_steps, tier.lr, seed, alpha))
+    res = train(model, obj, examples.get(paired=False), train_cfg(tier, tier.pretrain_steps, tier.lr, seed, alpha))
     return model, res
 
 
-def continue_arm(base: Any, arm: str, spec: Any, tok: Any, tier: Tier, seed: int, alpha: float) -> tuple[Any, Any]:
+def continue_arm(base: Any, arm: str, examples: Examples, tok: Any, tier: Tier, seed: int, alpha: float) -> tuple[Any, Any]:
     """A copy of the MLM checkpoint trained by the arm's pair objective, MLM interleaved."""
     from repro.weam.objectives.registry import build_objective
-    from repro.weam.train import build_examples, train
+    from repro.weam.train import train
 
     objective, links = ARMS[arm]
     kw = {"target_rate": tier.target_rate} if objective == "weam" else {}
     pair_obj = build_objective(objective, vocab_size=tok.vocab_size, max_len=tier.max_len, **kw)
-    pairs = build_examples(spec, tok, paired=True, link_source=links, aligner=tier.aligner, seed=seed)  # type: ignore[arg-type]
     mlm = build_objective("mlm", vocab_size=tok.vocab_size, max_len=tier.max_len)
-    mono = build_examples(spec, tok, paired=False, link_source=None, aligner=tier.aligner, seed=seed)
     model = copy.deepcopy(base)
-    res = train(model, pair_obj, pairs, train_cfg(tier, tier.continued_steps, tier.continued_lr, seed + 1, alpha), interleave=(mlm, mono))
+    cfg = train_cfg(tier, tier.continued_steps, tier.continued_lr, seed + 1, alpha)
+    res = train(model, pair_obj, examples.get(paired=True, link_source=links), cfg, interleave=(mlm, examples.get(paired=False)))
     return model, res
 
 
-def contrastive_stage(base: Any, pairs: Any, tok: Any, tier: Tier, seed: int) -> tuple[Any, Any]:
-    """A copy of `base`, trained by translation ranking on `pairs` (en-x1) only."""
-    from repro.weam.data.types import ParallelCorpus
+def contrastive_stage(base: Any, examples: Examples, tok: Any, tier: Tier, seed: int) -> tuple[Any, Any]:
+    """A copy of `base`, trained by translation ranking on `examples` (en-x1 pairs) only."""
     from repro.weam.objectives.registry import build_objective
-    from repro.weam.train import CorpusSpec, build_examples, train
+    from repro.weam.train import train
 
     model = copy.deepcopy(base)
     obj = build_objective("contrastive", vocab_size=tok.vocab_size, max_len=tier.max_len)
-    spec = CorpusSpec(monolingual={}, parallel={HIGH: ParallelCorpus(EN, HIGH, tuple(pairs))})
-    data = build_examples(spec, tok, paired=True, link_source=None, aligner=tier.aligner, seed=seed)
     # a data stream of its own, still fixed by the seed
-    res = train(model, obj, data, train_cfg(tier, tier.contrastive_steps, tier.contrastive_lr, seed + 7919, 1.0))
+    res = train(model, obj, examples.get(paired=True), train_cfg(tier, tier.contrastive_steps, tier.contrastive_lr, seed + 7919, 1.0))
     return model, res
 
 
@@ -381,6 +403,22 @@ def evaluate(model: Any, tok: Any, data: Data, tier: Tier) -> dict[str, Any]:
 # --- the grid ---------------------------------------------------------------------------
 
 
+def floor_arms(data: Data, tok: Any, tier: Tier, seed: int, contrastive: Examples, timings: dict[str, float]) -> dict[str, Any]:
+    """The floor: the seed's initial weights (`untrained`) and, where a cell asks for it, their
+    contrastive stage (`untrained_C`). One tokenizer, one test set and one contrastive set per
+    seed make them the same in every cell, so they are evaluated and trained once per seed."""
+    t0 = time.perf_counter()
+    untrained = initial_model(tier, tok, seed)
+    arms: dict[str, Any] = {"untrained": {"eval": evaluate(untrained, tok, data, tier), "heldout_loss": heldout_loss(untrained, tok, data, tier, seed)}}
+    timings["floor/untrained"] = round(time.perf_counter() - t0, 2)
+    if "untrained" in (*tier.contrastive, *tier.side_contrastive):
+        t0 = time.perf_counter()
+        model, res = contrastive_stage(untrained, contrastive, tok, tier, seed)
+        arms["untrained_C"] = {"loss": tail(res.losses), "eval": evaluate(model, tok, data, tier)}
+        timings["floor/untrained_C"] = round(time.perf_counter() - t0, 2)
+    return arms
+
+
 def run_cell(
     cell: Cell,
     data: Data,
@@ -389,24 +427,23 @@ def run_cell(
     seed: int,
     links: dict[tuple[str, int], Any],
     timings: dict[str, float],
-    floor_c: dict[str, Any],
+    floor: dict[str, Any],
+    contrastive_examples: Examples,
 ) -> dict[str, Any]:
-    """One cell's arms. `floor_c` holds `untrained_C` once computed: with one tokenizer and one
-    contrastive set per seed it is the same model in every cell, so it is trained once."""
+    """One cell's arms; the floor's (`floor_arms`) are copied in, not recomputed."""
     from repro.weam.align import alignment_error_rate
 
     spec = corpus(data, cell, tier, links)
+    examples = Examples(spec, tok, tier, seed)
     out: dict[str, Any] = {"design": cell.design, "ratio": cell.ratio, "alpha": cell.alpha, "mono": cell.mono, "par": cell.par}
     out["aligner_aer"] = {
         lg: r6(alignment_error_rate([set(x) for x in spec.links[lg]], [set(p.gold or ()) for p in spec.parallel[lg].pairs]))
         for lg in sorted(spec.parallel)
     }
     out["entropy"] = r6(unigram_entropy(tok, spec, cell.alpha))
-    arms: dict[str, Any] = {}
+    arms: dict[str, Any] = {"untrained": copy.deepcopy(floor["untrained"])}
     t0 = time.perf_counter()
-    untrained = initial_model(tier, tok, seed)
-    arms["untrained"] = {"eval": evaluate(untrained, tok, data, tier), "heldout_loss": heldout_loss(untrained, tok, data, tier, seed)}
-    mlm, res = pretrain_mlm(spec, tok, tier, seed, cell.alpha)
+    mlm, res = pretrain_mlm(examples, tok, tier, seed, cell.alpha)
     arms["mlm"] = {"loss": tail(res.losses), "heldout_loss": heldout_loss(mlm, tok, data, tier, seed), "eval": evaluate(mlm, tok, data, tier)}
     out["mlm_loss"] = arms["mlm"]["loss"]
     out["entropy_minus_loss"] = r6(out["entropy"] - out["mlm_loss"])
@@ -414,24 +451,22 @@ def run_cell(
     main_cell = cell.design == "imbalance" and cell.alpha == 1.0
     continued = tier.continued if main_cell else tier.side_continued
     contrastive = tier.contrastive if main_cell else tier.side_contrastive
-    models = {"untrained": untrained}
+    models = {}
     for arm in continued:
         t0 = time.perf_counter()
-        model, res = continue_arm(mlm, arm, spec, tok, tier, seed, cell.alpha)
+        model, res = continue_arm(mlm, arm, examples, tok, tier, seed, cell.alpha)
         stats = res.stats[-max(1, len(res.stats) // 10) :]
         arms[arm] = {"loss": tail(res.losses), "eval": evaluate(model, tok, data, tier)}
         arms[arm]["loss_parts"] = {k: r6(sum(s.get(k, 0.0) for s in stats) / len(stats)) for k in sorted(stats[0])}
         models[arm] = model
         timings[f"{cell.name}/{arm}"] = round(time.perf_counter() - t0, 2)
     for arm in contrastive:
-        if arm == "untrained" and "untrained_C" in floor_c:
-            arms["untrained_C"] = copy.deepcopy(floor_c["untrained_C"])
+        if arm == "untrained":
+            arms["untrained_C"] = copy.deepcopy(floor["untrained_C"])
             continue
         t0 = time.perf_counter()
-        model, res = contrastive_stage(models[arm], data.contrastive, tok, tier, seed)
+        model, res = contrastive_stage(models[arm], contrastive_examples, tok, tier, seed)
         arms[f"{arm}_C"] = {"loss": tail(res.losses), "eval": evaluate(model, tok, data, tier)}
-        if arm == "untrained":
-            floor_c["untrained_C"] = copy.deepcopy(arms["untrained_C"])
         timings[f"{cell.name}/{arm}_C"] = round(time.perf_counter() - t0, 2)
     out["arms"] = arms
     summary = ", ".join(f"{a} {v['eval']['low_acc_last']:.3f}/{v['eval']['high_acc_last']:.3f}" for a, v in arms.items())
@@ -450,11 +485,12 @@ def run_grid(tier: Tier, seed: int) -> tuple[dict[str, Any], dict[str, float]]:
     results: dict[str, Any] = {"tokenizer": tokenizer_stats(tok, data), "cells": {}}
     timings["data"] = round(time.perf_counter() - t_start, 2)
     links: dict[tuple[str, int], Any] = {}
-    floor_c: dict[str, Any] = {}
+    contrastive = Examples.of_pairs(data.contrastive, tok, tier, seed)
+    floor = floor_arms(data, tok, tier, seed, contrastive, timings)
     cells = plan(tier)
     for i, cell in enumerate(cells):
         log(f"cell {i + 1}/{len(cells)} {cell.name}")
-        results["cells"][cell.name] = run_cell(cell, data, tok, tier, seed, links, timings, floor_c)
+        results["cells"][cell.name] = run_cell(cell, data, tok, tier, seed, links, timings, floor, contrastive)
     if tier.real:
         t0 = time.perf_counter()
         from repro.experiments.real import run_real

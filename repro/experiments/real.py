@@ -58,11 +58,13 @@ def run_real(tier: Tier, seed: int) -> dict[str, Any]:
         }
 
     t0 = time.perf_counter()
+    examples = im.Examples(spec, tok, tier, seed)
+    contrastive = im.Examples.of_pairs(con_pairs, tok, tier, seed)
     untrained = im.initial_model(tier, tok, seed)
-    mlm, _ = im.pretrain_mlm(spec, tok, tier, seed, 1.0)
-    models = {"untrained": untrained, "mlm_cont": im.continue_arm(mlm, "mlm_cont", spec, tok, tier, seed, 1.0)[0], "weam": im.continue_arm(mlm, "weam", spec, tok, tier, seed, 1.0)[0]}
+    mlm, _ = im.pretrain_mlm(examples, tok, tier, seed, 1.0)
+    models = {"untrained": untrained, **{arm: im.continue_arm(mlm, arm, examples, tok, tier, seed, 1.0)[0] for arm in ("mlm_cont", "weam")}}
     for arm, model in models.items():
         out["arms"][arm] = score(model)
-        out["arms"][f"{arm}_C"] = score(im.contrastive_stage(model, con_pairs, tok, tier, seed)[0])
+        out["arms"][f"{arm}_C"] = score(im.contrastive_stage(model, contrastive, tok, tier, seed)[0])
     im.log(f"real cell done in {time.perf_counter() - t0:.0f}s: {out['arms']}")
     return out

@@ -79,7 +79,7 @@ def test_smoke_standin_writes_what_claims_read(tmp_path: Path) -> None:
     # untrained_C is one model per seed (one tokenizer, one contrastive set): trained once
     assert len({json.dumps(c["arms"]["untrained_C"], sort_keys=True) for c in res["cells"].values()}) == 1
     timings = json.loads((out / "timings.json").read_text())
-    assert [k for k in timings if k.endswith("/untrained_C")] == ["imb_r1/untrained_C"]
+    assert [k for k in timings if k.endswith("untrained_C")] == ["floor/untrained_C"]
     assert set(d["imbalance_at_fixed_low"]) == set(res["cells"]["scar_r1"]["arms"])
     assert set(d["weam_vs_weam_random"]) == {"imb_r1", "imb_r4"} and "low_acc_last" in d["weam_vs_mlm_cont"]["imb_r1"]
     tk = res["tokenizer"]
