@@ -136,6 +136,7 @@ def make_data(tier: Tier, seed: int) -> Data:
             disjoint_scripts=tier.disjoint_scripts,
             n_topics=tier.n_topics,
             topic_coherence=tier.topic_coherence,
+            anchor_fraction=tier.anchor_fraction,
         )
     )
     h, t = tier.n_mono_high, tier.n_mono_high + tier.n_tok_sample
@@ -391,7 +392,8 @@ def evaluate(model: Any, tok: Any, data: Data, tier: Tier) -> dict[str, Any]:
             row[f"bucc_{nm}"] = r6(bucc_dev_test(side(dev), side(test))["f1"])
         if tier.bli:
             x_types = type_vectors(model, tok, x_sents, layers[0], states=x_tok)
-            bli = bli_precision_at_1(model, tok, data.test[lg], layers[0], exclude=SHARED, src_vectors=en_types, tgt_vectors=x_types)
+            exclude = SHARED | data.world.anchors  # BLI scores only words no language shares
+            bli = bli_precision_at_1(model, tok, data.test[lg], layers[0], exclude=exclude, src_vectors=en_types, tgt_vectors=x_types)
             row["bli"] = r6(bli["p_at_1"])
         out["per_lang"][lg] = row
     for key in out["per_lang"][HIGH]:

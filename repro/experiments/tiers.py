@@ -30,6 +30,7 @@ class Tier:
     topic_coherence: float = 0.9
     levels: tuple[int, ...] = (0, 3, 3, 3)
     disjoint_scripts: bool = True
+    anchor_fraction: float = 0.0  # share of nouns written alike in every language (0: none)
     n_mono_high: int = 4000  # monolingual sentences of a high-resource language (MLM)
     n_par_high: int = 1000  # en-x1 pairs for continued pre-training (TLM/WEAM/controls)
     n_contrastive: int = 1000  # en-x1 pairs of the contrastive stage: the same in every cell

@@ -4,6 +4,7 @@ BLI without shared tokens, and the throughput probe's CPU path."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import random
@@ -50,6 +51,25 @@ def test_disjoint_scripts_share_only_the_shared_tokens(world) -> None:  # type: 
     lex = world.lexicon["x3"]
     for p in world.parallel["x3"].pairs[:50]:
         assert all(p.tgt[j] in lex[p.src[i]] for i, j in p.gold)
+
+
+def test_anchors_are_written_alike_and_change_nothing_else(world) -> None:  # type: ignore[no-untyped-def]
+    anchored, half = (generate_world(dataclasses.replace(CFG, anchor_fraction=f)) for f in (0.1, 0.5))
+    # anchors are base-language words (nouns), and their number grows with the fraction
+    assert anchored.anchors <= set(world.lexicon["en"]) - set(_SHARED)
+    assert 4 <= len(half.anchors) / len(anchored.anchors) <= 6
+    for lg in ("x1", "x2", "x3"):
+        lex, old = anchored.lexicon[lg], world.lexicon[lg]
+        assert all(lex[a] == (a,) for a in anchored.anchors)  # the base form, in the base script
+        assert {w for w in old if lex[w] != old[w]} <= anchored.anchors  # every other form kept
+    # what the languages share beyond "." and the digits is exactly the anchors in use
+    words = {lg: {w for s in anchored.monolingual[lg] for w in s} for lg in anchored.languages}
+    assert words["en"] & words["x2"] - set(_SHARED) <= anchored.anchors
+    assert words["en"] & words["x2"] & anchored.anchors
+    # the anchors are a stream of their own: the unanchored world is the same as before
+    assert generate_world(dataclasses.replace(CFG, anchor_fraction=0.0)).monolingual == world.monolingual
+    with pytest.raises(ValueError, match="anchor_fraction"):
+        SyntheticConfig(anchor_fraction=1.5)
 
 
 def test_levels_override_and_old_worlds_unchanged() -> None:

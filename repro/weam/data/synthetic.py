@@ -78,6 +78,10 @@ class SyntheticConfig:
     # and co-occurrence structure that all languages share); 0 topics: no such structure.
     n_topics: int = 0
     topic_coherence: float = 0.9
+    # anchors: this share of the nouns is written as in the base language by every language
+    # (names and loanwords: what real languages share across scripts), with no split and no
+    # polysemy. Drawn from a stream of their own, so 0 leaves every other form unchanged.
+    anchor_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if len(self.languages) < 2 or len(set(self.languages)) != len(self.languages):
@@ -91,6 +95,8 @@ class SyntheticConfig:
             raise ValueError(f"levels must be 0 for the base, then 1..3 per language: {self.levels}")
         if self.disjoint_scripts and len(self.languages) > len(_SCRIPTS):
             raise ValueError(f"at most {len(_SCRIPTS)} languages have their own script")
+        if not 0.0 <= self.anchor_fraction <= 1.0:
+            raise ValueError(f"anchor_fraction must be in [0, 1], got {self.anchor_fraction}")
         if self.vocab_size < 50:
             raise ValueError(f"vocab_size must be at least 50, got {self.vocab_size}")
 
@@ -108,6 +114,7 @@ class SyntheticWorld:
     monolingual: Mapping[str, tuple[Sentence, ...]]
     parallel: Mapping[str, ParallelCorpus]
     lexicon: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    anchors: frozenset[str] = frozenset()  # base words every language writes the same way
 
     def level(self, lang: str) -> int:
         """Distance level of `lang`: 0 for the base, 1 to 3 for derived languages (capped at 3)."""
@@ -308,6 +315,12 @@ def _realise(
     return tuple(words), tuple(sorted(links))
 
 
+def _anchors(vocab: _Vocab, config: SyntheticConfig) -> frozenset[str]:
+    nouns = vocab.words["noun"]
+    rng = random.Random(f"weam-synthetic-{config.seed}-anchors")
+    return frozenset(rng.sample(nouns, round(len(nouns) * config.anchor_fraction)))
+
+
 def generate_world(config: SyntheticConfig) -> SyntheticWorld:
     """Generate the base and derived languages of `config`, deterministically from its seed."""
     used = set(_SHARED)
@@ -328,6 +341,9 @@ def generate_world(config: SyntheticConfig) -> SyntheticWorld:
                 w: tuple(f if f in _SHARED else f.translate(table) for f in forms)
                 for w, forms in lexicons[lang].items()
             }
+    anchors = _anchors(vocab, config)
+    for lang in derived:
+        lexicons[lang] |= {w: (w,) for w in anchors}
     levels = dict(zip(config.languages, config.levels or [min(i, 3) for i in range(len(config.languages))], strict=True))
 
     # Parallel: one stream of base sentences realised in every language.
@@ -359,4 +375,5 @@ def generate_world(config: SyntheticConfig) -> SyntheticWorld:
         monolingual=MappingProxyType(monolingual),
         parallel=MappingProxyType(parallel),
         lexicon=MappingProxyType({k: MappingProxyType(v) for k, v in lexicons.items()}),
+        anchors=anchors,
     )
