@@ -62,6 +62,11 @@ def graft(model: Any, initial: Any, groups: list[str]) -> int:
     return n
 
 
+def group_norms(model: Any, groups: tuple[str, ...] = ("word", "attn", "ffn")) -> dict[str, float]:
+    """The L2 norm of each group's parameters taken together."""
+    return {g: round(sum(float(p.detach().pow(2).sum()) for n, p in model.named_parameters() if GROUPS[g](n)) ** 0.5, 3) for g in groups}
+
+
 def first_step_at(losses: list[float], target: float, window: int = 50) -> int | None:
     """The first step whose `window`-step mean loss is at or below `target` (None: never)."""
     for i in range(window, len(losses) + 1):
@@ -81,6 +86,8 @@ def stage(tier: Tier, seed: int, variants: list[dict[str, Any]], target: float) 
     contrastive = im.Examples.of_pairs(data.contrastive, tok, tier, seed)
     mlm, _ = im.pretrain_mlm(examples, tok, tier, seed, 1.0)
     starts = {"untrained": im.initial_model(tier, tok, seed), "mlm_cont": im.continue_arm(mlm, "mlm_cont", examples, tok, tier, seed, 1.0)[0]}
+    norms = {start: group_norms(m) for start, m in starts.items()}
+    print(json.dumps({"norms_before_the_stage": norms}), flush=True)
     rows = []
     for v in variants:
         model = copy.deepcopy(starts[v.get("start", "mlm_cont")])

@@ -60,7 +60,10 @@ def test_first_step_at_is_the_first_window_at_target(losses: list[float], target
 def test_both_probes_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     over = json.dumps(TINY)
     assert explore.main(["stage", "--seed", "0", "--overrides", over, "--variant", "{}", "--variant", '{"graft": ["layers"], "steps": 3}']) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    head, *lines = capsys.readouterr().out.splitlines()
+    norms = json.loads(head)["norms_before_the_stage"]
+    assert set(norms) == {"untrained", "mlm_cont"} and norms["untrained"] != norms["mlm_cont"]
+    rows = [json.loads(line) for line in lines]
     assert [r["grafted_parameters"] > 0 for r in rows] == [False, True]
     assert all(0 <= r["low_acc_last"] <= 1 for r in rows)
     assert explore.main(["anchors", "--seed", "0", "--fraction", "0.3", "--overrides", over, "--out", str(tmp_path)]) == 0
