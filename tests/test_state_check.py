@@ -46,20 +46,19 @@ def verified(make_root: RootFactory, capsys: pytest.CaptureFixture[str]) -> Veri
     return root
 
 
-def flip(path: Path, offset: int) -> None:
-    """Flip one bit of one byte of a (read-only) file in place."""
-    os.chmod(path, 0o644)
-    data = bytearray(path.read_bytes())
-    data[offset % len(data)] ^= 0x01
-    path.write_bytes(bytes(data))
-
-
 def replace_byte(path: Path, offset: int, byte: bytes) -> None:
     """Overwrite one byte of a (read-only) file in place."""
     os.chmod(path, 0o644)
     data = bytearray(path.read_bytes())
     data[offset : offset + 1] = byte
     path.write_bytes(bytes(data))
+
+
+def flip(path: Path, offset: int) -> None:
+    """Flip one bit of one byte of a (read-only) file in place."""
+    data = path.read_bytes()
+    offset %= len(data)
+    replace_byte(path, offset, bytes([data[offset] ^ 0x01]))
 
 
 def envelope_digests(home: Path) -> set[str]:
