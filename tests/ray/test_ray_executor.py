@@ -300,12 +300,12 @@ def _statuses(home: Path, paper_id: str) -> dict[str, str]:
         return {}
 
 
-def _in_thread(opts: Options, observer: Recorder) -> tuple[threading.Thread, dict[str, Any]]:
+def _in_thread(opts: Options, observer: Recorder, select: Any = None) -> tuple[threading.Thread, dict[str, Any]]:
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["session"] = verify_claims(opts, [], observer=observer)
+            box["session"] = verify_claims(opts, [], observer=observer, select=select)
         except BaseException as e:  # reported by the test
             box["error"] = e
 
@@ -315,31 +315,38 @@ def _in_thread(opts: Options, observer: Recorder) -> tuple[threading.Thread, dic
 
 
 def test_worker_node_killed_mid_run_is_retried(cluster: LocalCluster, tmp_path: Path) -> None:
-    """Fast (needs `special`: the worker) finishes; then each node runs a 20 s repro; the worker dies."""
+    """Fast runs on the worker first; then each node runs a 20 s repro and the worker dies under its own.
+
+    Fast runs in a session of its own: submitted with the long runs, Ray may start
+    both long runs first and leave Fast waiting for the worker's CPU (it did on a
+    faster CI machine), so the order is the test's, not the scheduler's.
+    """
     home = tmp_path / "home"
     repros = [sleeper("Fast", 0, 2), sleeper("Long1", 20, 4), sleeper("Long2", 20, 6)]
     root = build_root(tmp_path / "root", paper("ray-kill", repros))
-    observer = Recorder()
-    thread, box = _in_thread(options(root.path, home, cluster, resources={("Fast", SPECIAL): 1.0}, max_retries=2), observer)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not (observer.finished and cluster.wait_busy(2, timeout_s=1)):
-        time.sleep(0.5)
-    assert observer.finished == [("Fast", "ok")]
-    time.sleep(3)  # both 20 s repros are well under way
+    opts = options(root.path, home, cluster, resources={("Fast", SPECIAL): 1.0}, max_retries=2)
     ids = cluster.node_ids()
+    fast = verify_claims(opts, [], select=lambda _, c: c.id == "C-Fast").verdicts()
+    assert [v.status for v in fast] == ["verified"] and node_of(home, fast[0]) == ids["worker0"]
+    observer = Recorder()
+    thread, box = _in_thread(opts, observer, select=lambda _, c: c.id != "C-Fast")
+    assert cluster.wait_busy(2, timeout_s=60), "the two 20 s repros never held both CPUs"
+    assert observer.finished == []
+    time.sleep(3)  # both 20 s repros are well under way
     cluster.kill(next(n for n in cluster.nodes if n.name == "worker0"))
     thread.join(timeout=150)
     assert "error" not in box, box.get("error")
     session: Session = box["session"]
     by_claim = {v.claim.split("/")[1]: v for v in session.verdicts()}
-    assert node_of(home, by_claim["C-Fast"]) == ids["worker0"]
+    assert set(by_claim) == {"C-Long1", "C-Long2"}
     for name in ("C-Long1", "C-Long2"):  # retried on the head (or, were retries spent, node lost)
         verdict = by_claim[name]
         assert verdict.status == "verified" or "node lost" in verdict.reason, verdict.reason
         if verdict.status == "verified":
             assert node_of(home, verdict) == ids["head"]
-    assert sum(v.status == "verified" for v in by_claim.values()) == 3
+    assert sum(v.status == "verified" for v in by_claim.values()) == 2
     with Ledger.open(home) as ledger:
+        # The worker's earlier run stays recorded after the worker is gone.
         assert {r.repro for r in ledger.runs_for("ray-kill") if r.status == "ok"} == {"Fast", "Long1", "Long2"}
         ledger.verify_chain()
 
