@@ -26,7 +26,7 @@ from ray_cluster import REPO, LocalCluster
 from ray_roots import SPECIAL, build_root, paper, sleeper
 
 from verifier.canonical import digest_json
-from verifier.executor import Options, Session, verify_claims
+from verifier.executor import ClaimFilter, Options, Session, verify_claims
 from verifier.executors import ClusterOptions
 from verifier.executors.shipping import TransitError, pack_bundle
 from verifier.ledger import Ledger
@@ -300,7 +300,8 @@ def _statuses(home: Path, paper_id: str) -> dict[str, str]:
         return {}
 
 
-def _in_thread(opts: Options, observer: Recorder, select: Any = None) -> tuple[threading.Thread, dict[str, Any]]:
+def _in_thread(opts: Options, observer: Recorder,
+               select: ClaimFilter | None = None) -> tuple[threading.Thread, dict[str, Any]]:
     box: dict[str, Any] = {}
 
     def target() -> None:
