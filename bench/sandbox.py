@@ -119,7 +119,8 @@ STUDY_REPRO = "R-word-smoke"  # the smoke tier CI runs
 def study_request(repro: Repro, overrides: dict[str, Any], base: Path, name: str, seed: int) -> SandboxRequest:
     """One seed of the study's repro, as the verifier would run it."""
     # the stand-in's overrides go on top of the repro's own (R-word-smoke has some)
-    params = {**repro.params, "overrides": {**repro.params.get("overrides", {}), **overrides}}
+    merged = {**repro.params.get("overrides", {}), **overrides}
+    params = {**repro.params, **({"overrides": merged} if merged else {})}
     return SandboxRequest(
         bundle=ROOT / repro.bundle, entrypoint=tuple(repro.entrypoint), params=params, inputs=(),
         seed=seed, limits=repro.limits, out_dir=base / f"{name}-{seed}" / "out",

@@ -35,8 +35,8 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "corpus"
 INPUTS = sorted(p for p in CORPUS.iterdir() if p.name != "README.md")
 REFUSED_STATUS = {"manifest": 2, "record": 2, "policy": 2, "results": 3}
-# A ceiling against blow-ups (an unbounded alias or node expansion costs minutes), with room for
-# slow shared 2-core machines: many-nodes.yaml.gz took 2.7 s there, 0.5-1 s on a quiet one.
+# A ceiling against blow-ups (an unbounded alias or node expansion costs minutes), not a timing
+# test: 2 s failed on a slow shared 2-core box, where many-nodes.yaml.gz took 2.7 s.
 CPU_BUDGET_S = 5.0
 HEAP_BUDGET_MB = 200.0
 
