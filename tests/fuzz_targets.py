@@ -4,11 +4,14 @@ A target returns the outcome the contract allows ("parsed", or "refused"
 with one line and its exit status) and lets anything else escape: the
 tests count an escaped exception as a crash.
 
-Run as a script (`python tests/fuzz_targets.py TARGET FILE...`), it feeds each
-file (decompressed if it ends in .gz) to the target twice, once timed
-(CPU and wall) and once under tracemalloc (peak Python heap), and prints
-one JSON line per file. `tests/test_fuzz_host.py` runs it in a subprocess
-so that a hang or a blow-up cannot take pytest down with it.
+Run as a script (`python tests/fuzz_targets.py TARGET FILE...`), it first
+measures the target on the costliest input its caps admit (`at_the_caps`),
+then feeds each file (decompressed if it ends in .gz) to the target twice,
+once timed (CPU and wall) and once under tracemalloc (peak Python heap), and
+prints one JSON line per input. `tests/test_fuzz_host.py` runs it in a
+subprocess so that a hang or a blow-up cannot take pytest down with it, and
+judges each file's CPU against the first line's: a cap that holds keeps any
+input about as cheap as the largest input it lets through, on any machine.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from verifier.errors import IntakeError
+from verifier.safeload import MANIFEST_CAPS, POLICY_CAPS, RECORD_CAPS, RESULTS_CAPS, Caps
 
 
 @dataclass(frozen=True)
@@ -92,13 +96,32 @@ TARGETS: dict[str, Callable[[bytes], Outcome]] = {
 }
 
 
+CAPS: dict[str, Caps] = {
+    "manifest": MANIFEST_CAPS, "record": RECORD_CAPS, "policy": POLICY_CAPS, "results": RESULTS_CAPS,
+}
+AT_THE_CAPS = "(at the caps)"
+
+
+def at_the_caps(target: str) -> bytes:
+    """A mapping holding one list of strings, just under the target's node and byte caps.
+
+    Legitimate input can be this large, so its cost is the yardstick for every other input.
+    """
+    caps = CAPS[target]
+    items = caps.max_nodes - 10  # the mapping, its key and the list are nodes too
+    width = max(1, (caps.max_bytes - 1024) // items - 8)  # quotes, separators and indent per item
+    if target == "results":
+        return json.dumps({"items": ["x" * width] * items}).encode()
+    return ("items:\n" + "".join(f"  - {'x' * width}\n" for _ in range(items))).encode()
+
+
 def read_input(path: Path) -> bytes:
     data = path.read_bytes()
     return gzip.decompress(data) if path.suffix == ".gz" else data
 
 
-def measure(target: Callable[[bytes], Outcome], raw: bytes) -> dict[str, object]:
-    """Run `target` on `raw` timed, then again traced; a crash is reported, not raised."""
+def measure(target: Callable[[bytes], Outcome], raw: bytes, *, traced: bool = True) -> dict[str, object]:
+    """Run `target` on `raw` timed, then (if `traced`) again for its peak heap; a crash is reported, not raised."""
     gc.collect()
     cpu, wall = time.process_time(), time.perf_counter()
     try:
@@ -106,6 +129,8 @@ def measure(target: Callable[[bytes], Outcome], raw: bytes) -> dict[str, object]
     except Exception as e:  # a crash is what the suite looks for; report it
         result = {"outcome": "crash", "status": None, "line": f"{type(e).__name__}: {e}"[:300]}
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if not traced:
+        return {**result, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "peak_mb": None}
     gc.collect()
     tracemalloc.start()
     with contextlib.suppress(Exception):  # already reported by the timed run
@@ -118,6 +143,8 @@ def measure(target: Callable[[bytes], Outcome], raw: bytes) -> dict[str, object]
 def main(argv: list[str]) -> None:
     target = TARGETS[argv[0]]
     target(b"{}")  # import everything first, so no input pays for the imports
+    yardstick = measure(target, at_the_caps(argv[0]), traced=False)
+    print(json.dumps({"target": argv[0], "input": AT_THE_CAPS, **yardstick}), flush=True)
     for name in argv[1:]:
         path = Path(name)
         row = measure(target, read_input(path))

@@ -2,12 +2,16 @@
 
 The contract for each input: it parses, or it gives one line with the
 contract's status (2 for a manifest, record or policy; inconclusive, 3, for
-a repro's results.json), within 2 s of CPU and 200 MB of Python heap. The
-corpus runs in subprocesses (`tests/fuzz_targets.py`), so a hang or a
-blow-up fails the test instead of taking pytest down, and each input is
-measured on its own. CPU time rather than wall time is the budget: CI
-machines are shared, and wall time there measures the neighbours (the
-hypothesis tests have no wall-clock deadline for the same reason).
+a repro's results.json), within 200 MB of Python heap and within a CPU
+budget measured in the same run: a few times what the parser spends on the
+largest input its caps let through. The corpus runs in subprocesses
+(`tests/fuzz_targets.py`), so a hang or a blow-up fails the test instead of
+taking pytest down, and each input is measured on its own. CPU time rather
+than wall time is measured: CI machines are shared, and wall time there
+measures the neighbours (the hypothesis tests have no wall-clock deadline
+for the same reason). The yardstick is measured, not fixed, because the
+same parse costs several times more on a slow shared box than on a quick
+one; a bomb (an unbounded alias or node expansion) costs minutes on any.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 
 from tests.conftest import RootFactory
-from tests.fuzz_targets import TARGETS, Outcome, read_input
+from tests.fuzz_targets import AT_THE_CAPS, TARGETS, Outcome, read_input
 from verifier.cli import main
 from verifier.errors import IntakeError
 from verifier.safeload import Caps, load_json, load_yaml
@@ -35,9 +39,12 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "corpus"
 INPUTS = sorted(p for p in CORPUS.iterdir() if p.name != "README.md")
 REFUSED_STATUS = {"manifest": 2, "record": 2, "policy": 2, "results": 3}
-# A ceiling against blow-ups (an unbounded alias or node expansion costs minutes), not a timing
-# test: 2 s failed on a slow shared 2-core box, where many-nodes.yaml.gz took 2.7 s.
-CPU_BUDGET_S = 5.0
+# A corpus input may cost this many times the input at the caps (a cap that holds makes it
+# about 1), plus a little for the noise of timing inputs that take milliseconds.
+CPU_OVER_YARDSTICK = 3.0
+CPU_NOISE_S = 0.25
+# The hypothesis inputs are at most 2,000 bytes: a guard against a blow-up, not a timing test.
+SMALL_INPUT_CPU_S = 5.0
 HEAP_BUDGET_MB = 200.0
 
 # What the issue names, by the file that holds it.
@@ -110,6 +117,19 @@ def corpus_rows() -> list[dict[str, Any]]:
     return rows
 
 
+def _yardsticks(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {row["target"]: row for row in rows if row["input"] == AT_THE_CAPS}
+
+
+def test_the_yardstick_is_the_largest_input_the_caps_let_through(corpus_rows: list[dict[str, Any]]) -> None:
+    """Refused for its schema, never for a cap: else it would measure an early exit, not a full parse."""
+    yardsticks = _yardsticks(corpus_rows)
+    assert sorted(yardsticks) == sorted(TARGETS)
+    over_a_cap = {target: row["line"] for target, row in yardsticks.items()
+                  if row["outcome"] not in ("parsed", "refused") or "limit" in row["line"] or "nodes" in row["line"]}
+    assert over_a_cap == {}
+
+
 def _limit_address_space() -> None:
     # A backstop only: the budget itself is asserted per input from tracemalloc.
     resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
@@ -118,24 +138,33 @@ def _limit_address_space() -> None:
 def test_every_parser_parses_or_refuses_in_one_line_within_budget(
     corpus_rows: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert len(corpus_rows) == len(INPUTS) * len(TARGETS)
+    assert len(corpus_rows) == (len(INPUTS) + 1) * len(TARGETS)
+    yardsticks = _yardsticks(corpus_rows)
     problems = []
     for row in corpus_rows:
+        if row["input"] == AT_THE_CAPS:
+            continue
         where = f"{row['target']} {row['input']}"
+        budget = CPU_OVER_YARDSTICK * yardsticks[row["target"]]["cpu_s"] + CPU_NOISE_S
         if row["outcome"] == "refused":
             if row["status"] != REFUSED_STATUS[row["target"]] or not row["line"] or not row["line"].isprintable():
                 problems.append(f"{where}: refused with status {row['status']}: {row['line']!r}")
         elif row["outcome"] != "parsed":
             problems.append(f"{where}: {row['outcome']}: {row['line']}")
-        if row["cpu_s"] > CPU_BUDGET_S:
-            problems.append(f"{where}: {row['cpu_s']} s of CPU")
+        if row["cpu_s"] > budget:
+            problems.append(f"{where}: {row['cpu_s']} s of CPU, over {budget:.2f} s")
         if row["peak_mb"] > HEAP_BUDGET_MB:
             problems.append(f"{where}: {row['peak_mb']} MB peak heap")
     assert problems == []
     with capsys.disabled():  # the figures, for the record (pytest -s shows them in order)
-        for row in sorted(corpus_rows, key=lambda r: -r["cpu_s"])[:5]:
-            print(f"\n  slowest: {row['target']:8} {row['input']:32} {row['cpu_s']:.3f} s CPU, {row['peak_mb']} MB")
-        biggest = max(corpus_rows, key=lambda r: r["peak_mb"])
+        for target, row in sorted(yardsticks.items()):
+            print(f"\n  at the caps: {target:8} {row['cpu_s']:.3f} s CPU")
+        corpus_only = [r for r in corpus_rows if r["input"] != AT_THE_CAPS]
+        for row in sorted(corpus_only, key=lambda r: -r["cpu_s"] / yardsticks[r["target"]]["cpu_s"])[:5]:
+            ratio = row["cpu_s"] / yardsticks[row["target"]]["cpu_s"]
+            print(f"\n  slowest: {row['target']:8} {row['input']:32} {row['cpu_s']:.3f} s CPU ({ratio:.2f} x the caps), "
+                  f"{row['peak_mb']} MB")
+        biggest = max(corpus_only, key=lambda r: r["peak_mb"])
         print(f"\n  largest heap: {biggest['target']} {biggest['input']} {biggest['peak_mb']} MB")
 
 
@@ -159,23 +188,32 @@ def _cli(argv: list[str]) -> tuple[subprocess.CompletedProcess[str], float, floa
     return done, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
 
 
-@pytest.mark.parametrize(("corpus_file", "words", "cpu_limit_s"), [
-    ("billion-laughs.yaml", "line 1, column 5: anchors and aliases are not allowed (&a0)", 1.0),
-    ("big-30mb.yaml.gz", "size: 31200018 bytes, over the limit of 524288 bytes", 1.0),
-    ("deep-unclosed.json.gz", "line 1, column 65: nested more than 64 levels deep", 2.0),
+@pytest.mark.parametrize(("corpus_file", "words"), [
+    ("billion-laughs.yaml", "line 1, column 5: anchors and aliases are not allowed (&a0)"),
+    ("big-30mb.yaml.gz", "size: 31200018 bytes, over the limit of 524288 bytes"),
+    ("deep-unclosed.json.gz", "line 1, column 65: nested more than 64 levels deep"),
 ])
 def test_validate_refuses_the_bomb_in_one_line_fast(
-    make_root: RootFactory, corpus_file: str, words: str, cpu_limit_s: float, capsys: pytest.CaptureFixture[str]
+    make_root: RootFactory, corpus_file: str, words: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Through the real command, interpreter start-up and imports included."""
-    root = make_root(seal=False)
+    """Through the real command, interpreter start-up and imports included.
+
+    Fast means: within a small multiple of validating the clean manifest it replaces, measured
+    just before with the same start-up and imports (a fixed ceiling measured the machine instead).
+    The dearest case is a run of open brackets: ruamel's flow scanner looks up to 1,024
+    characters ahead for a simple key, about 1 s here however long the run, then the cap refuses.
+    """
+    root = make_root()
+    clean, clean_cpu, _ = _cli(["--root", str(root.path), "validate", "demo-paper"])
+    assert clean.returncode == 0, clean.stderr
     (root.path / "manifests" / "demo-paper" / "manifest.yaml").write_bytes(read_input(CORPUS / corpus_file))
     done, cpu, wall = _cli(["--root", str(root.path), "validate", "demo-paper"])
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"verify: error: manifests/demo-paper/manifest.yaml: {words}"]
-    assert cpu < cpu_limit_s, f"{cpu:.2f} s of CPU"
+    assert cpu < 3 * clean_cpu, f"{cpu:.2f} s of CPU, against {clean_cpu:.2f} s for the clean manifest"
     with capsys.disabled():
-        print(f"\n  verify validate on {corpus_file}: exit 2 in {cpu:.2f} s CPU ({wall:.2f} s wall)")
+        print(f"\n  verify validate on {corpus_file}: exit 2 in {cpu:.2f} s CPU ({wall:.2f} s wall); "
+              f"the clean manifest {clean_cpu:.2f} s CPU")
 
 
 # --------------------------------------------------------------------------- hypothesis
@@ -273,7 +311,7 @@ def test_yaml_within_caps_round_trips_and_over_caps_is_refused_exactly(tree: Any
 def _holds_the_contract(target: str, raw: bytes) -> None:
     started = time.process_time()
     outcome: Outcome = TARGETS[target](raw)  # anything other than an Outcome escaping is a crash
-    assert time.process_time() - started < CPU_BUDGET_S
+    assert time.process_time() - started < SMALL_INPUT_CPU_S
     if outcome.outcome == "refused":
         assert outcome.status == REFUSED_STATUS[target]
         assert outcome.line and outcome.line.isprintable()  # one line, no control characters

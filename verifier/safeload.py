@@ -47,8 +47,9 @@ class Caps:
 
 
 MiB = 1 << 20
-# Pure-Python YAML costs about 35 us per node, so the node cap keeps any manifest under a second
-# of parsing; a real one has about 50 nodes (700 bytes) per claim, so 25,000 nodes is ~500 claims.
+# The node cap bounds parsing: a manifest at the caps costs about 3 s of CPU on a slow shared
+# 2-core box (tests/test_fuzz_host.py measures it as its yardstick). A real manifest has about
+# 50 nodes (700 bytes) per claim, so 25,000 nodes is ~500 claims.
 MANIFEST_CAPS = Caps(max_bytes=MiB // 2, max_depth=64, max_nodes=25_000)
 RECORD_CAPS = Caps(max_bytes=64 * 1024, max_depth=32, max_nodes=5_000)
 POLICY_CAPS = Caps(max_bytes=64 * 1024, max_depth=32, max_nodes=5_000)
