@@ -129,26 +129,24 @@ def measure(target: Callable[[bytes], Outcome], raw: bytes, *, traced: bool = Tr
     except Exception as e:  # a crash is what the suite looks for; report it
         result = {"outcome": "crash", "status": None, "line": f"{type(e).__name__}: {e}"[:300]}
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    if not traced:
-        return {**result, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "peak_mb": None}
-    gc.collect()
-    tracemalloc.start()
-    with contextlib.suppress(Exception):  # already reported by the timed run
-        target(raw)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return {**result, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "peak_mb": round(peak / 1e6, 1)}
+    row = {**result, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "peak_mb": None}
+    if traced:
+        gc.collect()
+        tracemalloc.start()
+        with contextlib.suppress(Exception):  # already reported by the timed run
+            target(raw)
+        row["peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 1e6, 1)
+        tracemalloc.stop()
+    return row
 
 
 def main(argv: list[str]) -> None:
     target = TARGETS[argv[0]]
     target(b"{}")  # import everything first, so no input pays for the imports
-    yardstick = measure(target, at_the_caps(argv[0]), traced=False)
-    print(json.dumps({"target": argv[0], "input": AT_THE_CAPS, **yardstick}), flush=True)
-    for name in argv[1:]:
-        path = Path(name)
-        row = measure(target, read_input(path))
-        print(json.dumps({"target": argv[0], "input": path.name, **row}), flush=True)
+    inputs = [(AT_THE_CAPS, at_the_caps(argv[0]))] + [(Path(name).name, read_input(Path(name))) for name in argv[1:]]
+    for label, raw in inputs:
+        row = measure(target, raw, traced=label != AT_THE_CAPS)
+        print(json.dumps({"target": argv[0], "input": label, **row}), flush=True)
 
 
 if __name__ == "__main__":
