@@ -10,7 +10,7 @@ unlike wall time). Goals: bwrap adds under 15 ms, the container backend
 under 1 s.
 
 Workload 2 (`--study`, minutes): one smoke-tier seed of the imbalance study
-(the R-word-smoke repro of manifests/weam-imbalance, its params, limits and
+(the R-word-ci repro of manifests/weam-imbalance, its params, limits and
 image) on bwrap and then on docker, in the same run; prints each seed's
 wall and CPU time and results.json digest, the docker/bwrap ratios of the
 per-seed medians, and whether the digests are equal (the exit status is 1
@@ -113,12 +113,12 @@ def backend_runner(name: str, bundle: Path, base: Path) -> Runner | str:
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDY_MANIFEST = ROOT / "manifests" / "weam-imbalance" / "manifest.yaml"
-STUDY_REPRO = "R-word-smoke"  # the smoke tier CI runs
+STUDY_REPRO = "R-word-ci"  # the smoke tier CI runs
 
 
 def study_request(repro: Repro, overrides: dict[str, Any], base: Path, name: str, seed: int) -> SandboxRequest:
     """One seed of the study's repro, as the verifier would run it."""
-    # the stand-in's overrides go on top of the repro's own (R-word-smoke has some)
+    # the stand-in's overrides go on top of the repro's own (R-word-ci has some)
     merged = {**repro.params.get("overrides", {}), **overrides}
     params = {**repro.params, **({"overrides": merged} if merged else {})}
     return SandboxRequest(

@@ -538,9 +538,45 @@ def derive(results: dict[str, Any], tier: Tier) -> dict[str, Any]:
             a = acc[name]
             if x in a and y in a:
                 d.setdefault(f"{x}_vs_{y}", {})[name] = {m: r6(a[x][m] - a[y][m]) for m in METRICS if m in a[x]}
+    d["log2_ratio"] = log2_ratios(cells, bal, imb, 2 * tier.n_test)
     loss = {n: c["entropy_minus_loss"] for n, c in cells.items()}
     aer = {n: c["aligner_aer"] for n, c in cells.items()}
     return {"acc": acc, "diff": d, "entropy_minus_loss": loss, "min_entropy_minus_loss": r6(min(loss.values())), "aligner_aer": aer}
+
+
+def low_correct(ev: dict[str, Any], queries: int) -> int:
+    """Correct zero-shot retrievals at the last layer, summed over the low-resource languages.
+
+    Each language's accuracy@1 averages both directions over the test sentences, so times
+    `queries` (2 x n_test) it is a whole count.
+    """
+    counts = [ev["per_lang"][lg]["acc_last"] * queries for lg in LOWS]
+    if any(abs(c - round(c)) > 1e-3 for c in counts):
+        raise ValueError(f"accuracies {counts} are not counts of {queries} queries")
+    return sum(round(c) for c in counts)
+
+
+def log2_ratios(cells: dict[str, Any], bal: str, imb: str, queries: int) -> dict[str, Any]:
+    """Relative contrasts of zero-shot low-resource accuracy@1, as log2 ratios of counts.
+
+    Near the floor (about 18 of 4,000 queries) an absolute 0.02 is several times the floor
+    itself, so the smoke tier also states its effects relatively: `share` is balanced over
+    most imbalanced, `vs_floor` an arm over the untrained encoder after the same stages.
+    Counts get 0.5 each (Haldane) so that a zero count gives a finite ratio.
+    """
+
+    def lr(a: dict[str, Any], b: dict[str, Any]) -> float:
+        return r6(math.log2((low_correct(a, queries) + 0.5) / (low_correct(b, queries) + 0.5)))
+
+    arms = {name: {arm: a["eval"] for arm, a in c["arms"].items()} for name, c in cells.items()}
+    out: dict[str, Any] = {"share": {arm: lr(arms[bal][arm], arms[imb][arm]) for arm in arms[bal]}, "vs_floor": {}}
+    for name in (bal, imb):
+        out["vs_floor"][name] = {
+            arm: lr(ev, arms[name]["untrained_C" if arm.endswith("_C") else "untrained"])
+            for arm, ev in arms[name].items()
+            if not arm.startswith("untrained")
+        }
+    return out
 
 
 # --- entrypoint -------------------------------------------------------------------------

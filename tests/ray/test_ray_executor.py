@@ -143,9 +143,9 @@ def test_formula_claim_same_verdict_as_local(cluster: LocalCluster, tmp_path: Pa
 @pytest.mark.skipif(os.environ.get("VERIFY_STUDY_TESTS") != "1",
                     reason="runs the study's smoke seeds twice (tens of CPU-minutes): set VERIFY_STUDY_TESTS=1")
 def test_study_smoke_seed_same_verdict_as_local(cluster: LocalCluster, tmp_path: Path) -> None:
-    """weam-imbalance/C25: one smoke-tier seed of the study (minutes of CPU), here and on the cluster at once."""
+    """weam-imbalance/C28: one smoke-tier seed of the study (minutes of CPU), here and on the cluster at once."""
     def pick(_: str, c: Any) -> bool:
-        return bool(c.id == "C25")
+        return bool(c.id == "C28")
 
     here: dict[str, list[Verdict]] = {}
     thread = threading.Thread(target=lambda: here.setdefault("verdicts", verify_claims(

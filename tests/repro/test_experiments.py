@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,36 @@ def test_smoke_standin_writes_what_claims_read(tmp_path: Path) -> None:
     tk = res["tokenizer"]
     assert tk["overlap_with_en"]["x2"]["types_beyond_shared_tokens"] == 0
     assert res["cells"]["imb_r1"]["entropy"] > 0 and "x2" in res["cells"]["imb_r1"]["aligner_aer"]
+
+
+def test_log2_ratios_count_correct_retrievals(tmp_path: Path) -> None:
+    res = _run(tmp_path, "a", figures=False)
+    queries = 2 * TINY["n_test"]  # both directions per language
+
+    def correct(cell: str, arm: str) -> int:
+        per = res["cells"][cell]["arms"][arm]["eval"]["per_lang"]
+        return sum(round(per[lg]["acc_last"] * queries) for lg in ("x2", "x3"))
+
+    lr = res["diff"]["log2_ratio"]
+    want = math.log2((correct("imb_r1", "mlm_cont_C") + 0.5) / (correct("imb_r4", "mlm_cont_C") + 0.5))
+    assert lr["share"]["mlm_cont_C"] == round(want, 6)
+    want = math.log2((correct("imb_r1", "mlm") + 0.5) / (correct("imb_r1", "untrained") + 0.5))
+    assert lr["vs_floor"]["imb_r1"]["mlm"] == round(want, 6)
+    # one tokenizer and one floor per seed: the untrained encoder's ratio is 1 in every seed
+    assert lr["share"]["untrained"] == lr["share"]["untrained_C"] == 0.0
+    assert not any(arm.startswith("untrained") for arm in lr["vs_floor"]["imb_r4"])
+    with pytest.raises(ValueError, match="not counts"):
+        imbalance.low_correct({"per_lang": {"x2": {"acc_last": 0.3333}, "x3": {"acc_last": 0.0}}}, queries)
+
+
+def test_scarcity_cell_leaves_the_imbalance_cells_unchanged(tmp_path: Path) -> None:
+    """R-word-ci drops R-word-smoke's scarcity cell; its two cells must be the same numbers."""
+    with_scar = _run(tmp_path, "a", figures=False)
+    without = _run(tmp_path, "b", figures=False, scarcity_ratios=[])
+    assert set(without["cells"]) == {"imb_r1", "imb_r4"}
+    for cell in without["cells"]:
+        assert json.dumps(without["cells"][cell], sort_keys=True) == json.dumps(with_scar["cells"][cell], sort_keys=True)
+    assert "imbalance_at_fixed_low" not in without["diff"]
 
 
 def test_same_seed_same_bytes_other_seed_other_numbers(tmp_path: Path) -> None:
