@@ -559,10 +559,10 @@ def low_correct(ev: dict[str, Any], queries: int) -> int:
 def log2_ratios(cells: dict[str, Any], bal: str, imb: str, queries: int) -> dict[str, Any]:
     """Relative contrasts of zero-shot low-resource accuracy@1, as log2 ratios of counts.
 
-    Near the floor (about 18 of 4,000 queries) an absolute 0.02 is several times the floor
-    itself, so the smoke tier also states its effects relatively: `share` is balanced over
-    most imbalanced, `vs_floor` an arm over the untrained encoder after the same stages.
-    Counts get 0.5 each (Haldane) so that a zero count gives a finite ratio.
+    Near the floor (about 37 of 4,000 queries in the smoke tier) an absolute difference
+    hides how many times more an arm finds, so the CI tier states its effects relatively:
+    `share` is balanced over most imbalanced, `vs_floor` an arm over the untrained encoder
+    after the same stages. Counts get 0.5 each (Haldane) so that a zero count stays finite.
     """
 
     def lr(a: dict[str, Any], b: dict[str, Any]) -> float:
